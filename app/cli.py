@@ -1,0 +1,82 @@
+"""``switchboard``: run the gateway under gunicorn with gevent workers, in-process.
+
+The config is loaded once here to fail fast with a clear message, then handed to the workers
+through the environment (``SWITCHBOARD_CONFIG`` / ``SWITCHBOARD_MODEL``), exactly as
+``gunicorn -c deploy/gunicorn.conf.py wsgi:app`` gets it; each worker builds its own app.
+"""
+import argparse
+import errno
+import os
+import socket
+import sys
+
+# Gunicorn settings shared with deploy/gunicorn.conf.py, so both ways of starting behave alike.
+GUNICORN_DEFAULTS = {
+    "worker_class": "gevent",
+    "worker_connections": 1000,
+    # gevent workers heartbeat from their own greenlet, so long streams don't trip this.
+    "timeout": 120,
+    "graceful_timeout": 30,
+    "keepalive": 75,
+    "max_requests": 0,
+    "accesslog": None,
+    "forwarded_allow_ips": "127.0.0.1,::1",
+}
+
+
+def parse_args(argv=None):
+    """The command line."""
+    p = argparse.ArgumentParser(prog="switchboard",
+                                description="OpenAI-compatible gateway to every LLM provider.")
+    p.add_argument("--config", help="LiteLLM-format config.yaml")
+    p.add_argument("--model", help="serve one model (e.g. gpt-4o-mini, groq/llama3-8b-8192)")
+    p.add_argument("--host", default="0.0.0.0", help="address to bind (default 0.0.0.0)")
+    p.add_argument("--port", type=int, default=8000, help="port to bind (default 8000)")
+    p.add_argument("--workers", type=int, default=1, help="gunicorn gevent workers (default 1)")
+    p.add_argument("--debug", action="store_true", help="debug logging")
+    return p.parse_args(argv)
+
+
+def check_port(host, port):
+    """Fail early and clearly when the address is taken (gunicorn would retry for 5 s)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise SystemExit(f"switchboard: port {port} on {host} is already in use") from None
+            raise SystemExit(f"switchboard: cannot bind {host}:{port}: {exc.strerror}") from None
+
+
+def main(argv=None):
+    """Entry point of the ``switchboard`` command."""
+    args = parse_args(argv)
+    # Patch before anything imports ssl (Flask, requests): the workers inherit an already
+    # patched process, so HTTPS to providers is cooperative. gunicorn's gevent worker does the
+    # same patch again, which is then a no-op.
+    from gevent import monkey
+    monkey.patch_all()
+    from app.config import ConfigError, load_config, single_model_config
+    if args.config and args.model:
+        raise SystemExit("switchboard: give --config or --model, not both")
+    if args.workers < 1:
+        raise SystemExit("switchboard: --workers must be at least 1")
+    try:
+        load_config(args.config if args.config else
+                    single_model_config(args.model) if args.model else None)
+    except ConfigError as exc:
+        raise SystemExit(f"switchboard: bad config: {exc}") from None
+    if args.config:
+        os.environ["SWITCHBOARD_CONFIG"] = os.path.abspath(args.config)
+    elif args.model:
+        os.environ["SWITCHBOARD_MODEL"] = args.model
+    check_port(args.host, args.port)
+    from app.server import serve
+    serve(args.host, args.port, args.workers, args.debug)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

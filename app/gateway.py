@@ -1,0 +1,142 @@
+"""The request pipeline the API blueprints share.
+
+read the JSON body -> pull out overrides and metadata -> validate (marshmallow) -> route ->
+call the provider (with retries) -> OpenAI-shaped JSON or an SSE stream. Request id, proxy auth
+and the access-log line are hooked around every request in ``init_app``.
+"""
+import hmac
+import re
+import time
+import uuid
+
+import orjson
+from flask import Response, current_app, g, request
+
+from app import accesslog, errors
+from app.overrides import extract
+from app.providers.base import Call
+from app.router import router_of
+from app.streaming import SSE_HEADERS, SSEBody
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+_OPEN_ENDPOINTS = frozenset({"health.liveliness", "health.readiness", "static"})
+
+
+def read_json():
+    """The request body as a JSON object, or the matching 4xx."""
+    ctype = request.mimetype
+    if ctype and ctype != "application/json" and not ctype.endswith("+json"):
+        raise errors.UnsupportedMediaTypeError(
+            f"Unsupported content type {ctype!r}; send a JSON body with "
+            "'Content-Type: application/json'.")
+    data = request.get_data(cache=False)
+    try:
+        body = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        raise errors.InvalidRequestError(
+            "We could not parse the JSON body of your request. (HINT: This likely means you "
+            "aren't using your HTTP library correctly. The OpenAI API expects a JSON payload.)"
+        ) from None
+    if not isinstance(body, dict):
+        raise errors.InvalidRequestError("The request body must be a JSON object.")
+    return body
+
+
+def take_metadata(body, info):
+    """Pull ``metadata`` and ``tags`` out of the body into the log record."""
+    meta = body.pop("metadata", None)
+    tags = body.pop("tags", None)
+    if meta is not None:
+        if not isinstance(meta, dict):
+            raise errors.InvalidRequestError("'metadata' must be an object.", param="metadata")
+        info["metadata"] = accesslog.redact(meta)
+    if tags is not None:
+        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+            raise errors.InvalidRequestError("'tags' must be an array of strings.", param="tags")
+        info["tags"] = tags
+
+
+def handle(endpoint, validate):
+    """Serve one API request for ``endpoint`` ("chat", "embeddings" or "completions")."""
+    body = read_json()
+    overrides = extract(body)
+    info = g.log
+    take_metadata(body, info)
+    validate(body)
+    info["model"] = model = body["model"]
+    router = router_of(current_app)
+    routes = router.routes_for(model, endpoint)
+    stream = endpoint != "embeddings" and body.get("stream") is True
+    call = g.call = Call(endpoint, body, overrides, stream)
+    if stream:
+        return _stream(router, call, routes, info)
+    result = router.run(call, routes, _complete)
+    result["_response_ms"] = round((time.perf_counter() - g.t0) * 1000, 3)
+    return Response(orjson.dumps(result), mimetype="application/json")
+
+
+def _complete(call):
+    return call.provider.complete(call)
+
+
+def _open_stream(call):
+    return call.provider.open_stream(call)
+
+
+def _stream(router, call, routes, info):
+    upstream = router.run(call, routes, _open_stream)
+    log, t0 = accesslog.log_of(current_app), g.t0
+    g.deferred = True
+    info["stream"] = True
+
+    def on_end(error):
+        _describe(info, call)
+        log.write(accesslog.finish(info, t0, error.status if error else 200, error))
+
+    return Response(SSEBody(upstream, on_end), mimetype="text/event-stream", headers=SSE_HEADERS)
+
+
+def _describe(info, call):
+    if call.deployment is not None:
+        info["provider"] = call.provider.name
+        info["deployment"] = call.deployment.id
+    if call.usage:
+        info["usage"] = call.usage
+
+
+def _begin():
+    rid = request.headers.get("X-Request-Id")
+    g.request_id = rid if rid and _REQUEST_ID.match(rid) else uuid.uuid4().hex
+    g.t0 = time.perf_counter()
+    g.log = accesslog.begin(g.request_id, request.method, request.path)
+    master = current_app.config["SWITCHBOARD_MASTER_KEY"]
+    if master is not None and request.endpoint is not None \
+            and request.endpoint not in _OPEN_ENDPOINTS:
+        _authenticate(master)
+
+
+def _authenticate(master):
+    auth = request.headers.get("Authorization", "")
+    given = auth[7:].strip() if auth[:7].lower() == "bearer " else request.headers.get("api-key")
+    if not given or not hmac.compare_digest(given.encode(), master):
+        raise errors.AuthenticationError(
+            "Invalid or missing proxy API key: send 'Authorization: Bearer <key>'.")
+
+
+def _finish(resp):
+    resp.headers["x-request-id"] = g.request_id
+    if not g.get("deferred"):
+        call = g.get("call")
+        if call is not None:
+            _describe(g.log, call)
+        accesslog.log_of(current_app).write(
+            accesslog.finish(g.log, g.t0, resp.status_code, g.get("error")))
+    return resp
+
+
+def init_app(app):
+    """Hook request id, auth and the access log around every request."""
+    master = app.config.get("SWITCHBOARD_MASTER_KEY")
+    app.config["SWITCHBOARD_MASTER_KEY"] = master.encode() if isinstance(master, str) else None
+    app.before_request(_begin)
+    app.after_request(_finish)

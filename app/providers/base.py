@@ -1,0 +1,172 @@
+"""The small interface every provider implements, and the HTTP flow they share.
+
+A provider is a handful of hooks over plain data:
+
+- ``prepare(deployment)`` -> ``Target``: what can be worked out once per deployment at start-up
+  (base URL, static auth headers), so the hot path reads no environment.
+- ``build_request(call)`` -> ``Outbound``: URL, headers and body bytes for one call.
+- ``parse_response(call, content)`` -> OpenAI-shaped dict.
+- ``iter_events(call, response)`` -> OpenAI ``chat.completion.chunk`` payloads (JSON bytes).
+- ``parse_error(call, status, content, headers)`` -> a ``SwitchboardError``.
+
+``complete`` and ``open_stream`` run the shared flow (send, map transport failures, check status,
+parse); a provider without HTTP (mock) overrides those two instead.
+"""
+import re
+from dataclasses import dataclass, field
+
+import orjson
+import requests
+
+from app import errors
+from app.overrides import EMPTY
+
+_KEY_PATTERN = re.compile(r"\b(sk-[A-Za-z0-9_\-]{3})[A-Za-z0-9_\-*]{6,}")
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a provider worked out once for one deployment."""
+
+    base: str | None
+    api_key: str | None
+    headers: dict
+    defaults: dict = field(default_factory=dict)  # request params the deployment presets
+
+
+@dataclass(frozen=True)
+class Outbound:
+    """One HTTP request to a provider."""
+
+    url: str
+    headers: dict
+    data: bytes
+
+
+class Call:
+    """One attempt of one client request against one deployment."""
+
+    __slots__ = ("endpoint", "body", "overrides", "stream", "deployment", "provider", "target",
+                 "timeout", "session", "usage", "api_key")
+
+    def __init__(self, endpoint, body, overrides=EMPTY, stream=False):
+        self.endpoint = endpoint
+        self.body = body
+        self.overrides = overrides
+        self.stream = stream
+        self.deployment = self.provider = self.target = self.session = None
+        self.timeout = None
+        self.usage = None
+        self.api_key = None
+
+    def bind(self, route, session, timeout):
+        """Point this call at one deployment (the router may re-bind it on retry)."""
+        self.deployment, self.provider, self.target = route
+        self.session = session
+        self.timeout = timeout
+        self.usage = None
+        return self
+
+
+class Provider:
+    """Base provider: subclasses fill in the translation hooks."""
+
+    name = "base"
+    endpoints = frozenset({"chat"})
+
+    def prepare(self, deployment):
+        """Precompute the Target for a deployment."""
+        raise NotImplementedError
+
+    def build_request(self, call):
+        """The Outbound request for a call."""
+        raise NotImplementedError
+
+    def parse_response(self, call, content):
+        """Translate a successful non-stream response body to OpenAI's shape."""
+        raise NotImplementedError
+
+    def iter_events(self, call, response):
+        """Yield OpenAI chunk payloads (JSON bytes) read from a streaming response."""
+        raise NotImplementedError
+
+    def parse_error(self, call, status, content, headers):
+        """Translate an upstream error response into the exception tree."""
+        return errors.from_upstream(status, scrub(call, content.decode("utf-8", "replace")[:500]),
+                                    retry_after=headers.get("retry-after"))
+
+    # -- the shared HTTP flow -------------------------------------------------------------------
+
+    def complete(self, call):
+        """Run a non-stream call and return the OpenAI-shaped response dict."""
+        resp = self._send(call, stream=False)
+        return self.parse_response(call, resp.content)
+
+    def open_stream(self, call):
+        """Start a stream; errors before the first event raise here (so they can be retried)."""
+        resp = self._send(call, stream=True)
+        return _Stream(resp, self.iter_events(call, resp))
+
+    def _send(self, call, stream):
+        out = self.build_request(call)
+        call.api_key = _bearer(out.headers)
+        try:
+            resp = call.session.post(out.url, data=out.data, headers=out.headers,
+                                     timeout=call.timeout, stream=stream, allow_redirects=False)
+        except requests.exceptions.ConnectTimeout:
+            raise errors.GatewayTimeoutError(f"Timed out connecting to {self.name}") from None
+        except requests.exceptions.ReadTimeout:
+            raise errors.GatewayTimeoutError(
+                f"{self.name} did not answer within {call.timeout[1]:g}s") from None
+        except requests.exceptions.RequestException as exc:
+            raise errors.BadGatewayError(f"{self.name} is unreachable: {type(exc).__name__}") \
+                from None
+        if resp.status_code >= 300:
+            try:
+                content = resp.content
+            except requests.exceptions.RequestException:
+                content = b""
+            finally:
+                resp.close()
+            raise self.parse_error(call, resp.status_code, content, resp.headers)
+        return resp
+
+
+class _Stream:
+    """An open upstream stream: iterate for chunk payloads, close to free the connection."""
+
+    __slots__ = ("response", "events")
+
+    def __init__(self, response, events):
+        self.response = response
+        self.events = events
+
+    def __iter__(self):
+        return self.events
+
+    def close(self):
+        """Close the upstream connection at once (the client went away or we are done)."""
+        self.response.close()
+
+
+def _bearer(headers):
+    auth = headers.get("Authorization") or headers.get("api-key") or ""
+    return auth[7:] if auth.startswith("Bearer ") else auth or None
+
+
+def scrub(call, text):
+    """Remove the key used for a call (and anything key-shaped) from upstream error text."""
+    if call.api_key and call.api_key in text:
+        text = text.replace(call.api_key, "***")
+    return _KEY_PATTERN.sub(r"\1***", text)
+
+
+def json_or_502(content, who):
+    """Parse an upstream JSON body; a body that is not a JSON object is a 502."""
+    try:
+        data = orjson.loads(content)
+    except orjson.JSONDecodeError:
+        raise errors.BadGatewayError(f"{who} answered with a body that is not JSON") from None
+    if not isinstance(data, dict):
+        raise errors.BadGatewayError(f"{who} answered with JSON that is not an object")
+    return data

@@ -1,0 +1,109 @@
+"""Server-sent events: reading a provider's stream and writing the client's.
+
+Reading: ``sse_events`` turns raw byte chunks into ``(event, data)`` pairs, tolerating CRLF and
+events split across reads. Writing: ``sse_body`` frames OpenAI chunk payloads, ends with
+``data: [DONE]`` on success, or with one ``data: {"error": ...}`` event when the stream breaks,
+and always closes the upstream connection (also when the client disconnects: the WSGI server
+closes our generator, which runs the ``finally``).
+"""
+import logging
+
+import orjson
+
+from app import errors
+
+log = logging.getLogger("switchboard")
+
+DONE = b"data: [DONE]\n\n"
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+def sse_events(chunks):
+    """Yield (event_name, data_bytes) for each event in an SSE byte stream."""
+    buf = b""
+    for chunk in chunks:
+        if not chunk:
+            continue
+        buf = buf + chunk if buf else chunk
+        if b"\r" in buf:
+            buf = buf.replace(b"\r\n", b"\n")
+        while True:
+            end = buf.find(b"\n\n")
+            if end < 0:
+                break
+            block, buf = buf[:end], buf[end + 2:]
+            event = _parse_block(block)
+            if event is not None:
+                yield event
+    if buf.strip():
+        event = _parse_block(buf)
+        if event is not None:
+            yield event
+
+
+def _parse_block(block):
+    # Fast path: the common single "data: {...}" line.
+    if block.startswith(b"data: ") and b"\n" not in block:
+        return None, block[6:]
+    name, data = None, []
+    for line in block.split(b"\n"):
+        if line.startswith(b"data:"):
+            data.append(line[6:] if line[5:6] == b" " else line[5:])
+        elif line.startswith(b"event:"):
+            name = line[6:].strip().decode("utf-8", "replace")
+        # comments (":...") and id/retry fields carry nothing we forward
+    if not data and name is None:
+        return None
+    return name, b"\n".join(data)
+
+
+def error_event(exc):
+    """The final SSE event for an error in the middle of a stream."""
+    return b"data: " + orjson.dumps(exc.body()) + b"\n\n"
+
+
+class SSEBody:
+    """The client's SSE body for a provider stream; ``on_end(error_or_None)`` runs exactly once.
+
+    The WSGI server calls ``close()`` when the response ends or the client goes away, even if
+    iteration never started, so the upstream connection is always released at once.
+    """
+
+    def __init__(self, stream, on_end):
+        self.stream = stream
+        self.on_end = on_end
+        self.ended = False
+
+    def __iter__(self):
+        error = None
+        try:
+            for payload in self.stream:
+                yield b"data: " + payload + b"\n\n"
+            yield DONE
+        except errors.SwitchboardError as exc:
+            error = exc
+            yield error_event(exc)
+        except Exception:  # a bug mid-stream: the client still gets a proper ending
+            log.exception("internal error in stream")
+            error = errors.InternalServerError("Internal error while streaming",
+                                               code="internal_error")
+            yield error_event(error)
+        self._end(error)
+
+    def close(self):
+        """Release the upstream; if the stream had not finished, the client disconnected."""
+        self._end(_DISCONNECTED)
+
+    def _end(self, error):
+        if self.ended:
+            return
+        self.ended = True
+        self.stream.close()
+        self.on_end(error)
+
+
+class _Disconnected(errors.SwitchboardError):
+    status, code = 499, "client_disconnected"
+
+
+_DISCONNECTED = _Disconnected("client disconnected before the stream ended")
