@@ -102,6 +102,22 @@ def _rename(data, alias, name):
     return data
 
 
+class _ClientsideParam(fields.Raw):
+    """A parameter name, or LiteLLM's {"api_base": "<regex>"} item (the regex must compile)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str):
+            return value
+        if isinstance(value, dict) and set(value) == {"api_base"} \
+                and isinstance(value["api_base"], str):
+            try:
+                re.compile(value["api_base"])
+            except re.error as exc:
+                raise ValidationError(f"api_base pattern is not a valid regex: {exc}") from None
+            return value
+        raise ValidationError('Must be a parameter name or {"api_base": "<regex>"}.')
+
+
 class _ParamsSchema(_Open):
     model = fields.String(required=True, validate=Length(min=1))
     api_key = fields.String(allow_none=True)
@@ -116,7 +132,7 @@ class _ParamsSchema(_Open):
     max_retries = _Int(allow_none=True, validate=Range(min=0))
     extra_headers = fields.Dict(keys=fields.String(), values=fields.String(), allow_none=True)
     mock_response = fields.String(allow_none=True)
-    configurable_clientside_auth_params = fields.List(fields.String(), allow_none=True)
+    configurable_clientside_auth_params = fields.List(_ClientsideParam(), allow_none=True)
     drop_params = fields.Boolean(allow_none=True)
     input_cost_per_token = fields.Float(allow_none=True)
     output_cost_per_token = fields.Float(allow_none=True)

@@ -29,7 +29,7 @@ provider JSON.
 import logging
 
 import orjson
-from flask import Response, g
+from flask import Response, g, has_request_context, request
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger("switchboard")
@@ -166,7 +166,9 @@ def from_upstream(status, message, param=None, code=None, retry_after=None):
 
 
 def render(exc):
-    """Flask response for a SwitchboardError."""
+    """Flask response for a SwitchboardError (remembered on ``g`` for the access log)."""
+    if has_request_context():
+        g.error = exc
     resp = Response(orjson.dumps(exc.body()), status=exc.status, mimetype="application/json")
     for name, value in exc.headers.items():
         resp.headers[name] = value
@@ -185,7 +187,6 @@ def _http_exception(exc):
 
 
 def _path():
-    from flask import request
     return request.path
 
 

@@ -28,8 +28,6 @@ class Router:
             provider = get_provider(dep.provider)
             route = (dep, provider, provider.prepare(dep))
             self.routes.setdefault(dep.model_name, []).append(route)
-        self.weights = {name: [_weight(r[0]) for r in routes]
-                        for name, routes in self.routes.items()}
 
     def routes_for(self, model, endpoint):
         """The routes that serve ``model`` for ``endpoint``; 404 when there are none."""
@@ -69,7 +67,10 @@ class Router:
         if len(routes) == 1:
             return routes[0]
         fresh = [r for r in routes if r not in tried] or routes
-        return random.choices(fresh, weights=[_weight(r[0]) for r in fresh])[0]
+        weights = [_weight(r[0]) for r in fresh]
+        if not any(weights):
+            return random.choice(fresh)
+        return random.choices(fresh, weights=weights)[0]
 
     def _check_overrides(self, call, dep):
         ov = call.overrides
@@ -98,7 +99,7 @@ class Router:
 
 def _weight(dep):
     for value in (dep.weight, dep.rpm, dep.tpm):
-        if value:
+        if value is not None:
             return float(value)
     return 1.0
 

@@ -51,7 +51,7 @@ class OpenAICompatible(Provider):
         headers = target.headers
         if ov.api_key or ov.api_base or ov.organization or ov.extra_headers:
             headers = _override_headers(headers, ov)
-        if self.host.key_required and "Authorization" not in headers:
+        if self.host.key_required and not _has_auth(headers):
             raise errors.AuthenticationError(
                 f"No API key for {self.name}: set litellm_params.api_key or "
                 f"{self.host.key_env[0]}, or send api_key in the request")
@@ -107,6 +107,10 @@ def _first_env(names):
         if value:
             return value
     return None
+
+
+def _has_auth(headers):
+    return "Authorization" in headers or any(k.lower() == "authorization" for k in headers)
 
 
 def _override_headers(headers, ov):
