@@ -254,7 +254,11 @@ def test_duplicate_model_info_id():
     (config(entry(extra_headers=["X-A: b"])),
      "model_list[0].litellm_params.extra_headers: Not a valid mapping type."),
     (config(entry(configurable_clientside_auth_params=["api_base", 3])),
-     "model_list[0].litellm_params.configurable_clientside_auth_params[1]: Not a valid string."),
+     "model_list[0].litellm_params.configurable_clientside_auth_params[1]: Must be a parameter "
+     'name or {"api_base": "<regex>"}.'),
+    (config(entry(configurable_clientside_auth_params=[{"api_base": "("}])),
+     "model_list[0].litellm_params.configurable_clientside_auth_params[0]: api_base pattern "
+     "is not a valid regex"),
     (config(litellm_settings={"num_retries": "many"}),
      "litellm_settings.num_retries: Not a valid integer."),
     (config(litellm_settings={"drop_params": "maybe"}),
