@@ -258,7 +258,7 @@ def test_duplicate_model_info_id():
      'name or {"api_base": "<regex>"}.'),
     (config(entry(configurable_clientside_auth_params=[{"api_base": "("}])),
      "model_list[0].litellm_params.configurable_clientside_auth_params[0]: api_base pattern "
-     "is not a valid regex"),
+     "is not a valid regex: missing ), unterminated subpattern at position 0"),
     (config(litellm_settings={"num_retries": "many"}),
      "litellm_settings.num_retries: Not a valid integer."),
     (config(litellm_settings={"drop_params": "maybe"}),
