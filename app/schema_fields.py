@@ -120,9 +120,6 @@ class JsonField(fields.Field):
         if value is None and not self.allow_none:
             raise type_error(self.expected, value)
 
-    def _serialize(self, value, attr, obj, **kwargs):
-        return value
-
 
 class Str(JsonField):
     """A string, optionally non-empty, one of ``choices``, or matching ``pattern`` in full."""
