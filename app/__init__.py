@@ -43,7 +43,7 @@ def create_app(config=None):
     app.extensions["switchboard.settings"] = settings
     errors.init_app(app)
     http.init_app(app)
-    router.init_app(app, settings, http.session_of(app))
+    router.init_app(app, settings, http.session_of(app), http.guarded_session_of(app))
     accesslog.init_app(app, settings.access_log)
     gateway.init_app(app)
     for bp in BLUEPRINTS:

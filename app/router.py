@@ -20,9 +20,12 @@ MAX_RETRY_WAIT = 30.0
 class Router:
     """Routes for every public model name, built once per worker."""
 
-    def __init__(self, settings, session):
+    def __init__(self, settings, session, guarded_session=None):
         self.settings = settings
         self.session = session
+        # Client-chosen bases go through connections that re-check the peer address.
+        self.client_base_session = session if settings.allow_private_api_base \
+            else guarded_session or session
         self.routes = {}
         for dep in settings.model_list:
             provider = get_provider(dep.provider)
@@ -54,7 +57,8 @@ class Router:
         for attempt in range(retries + 1):
             route = self._pick(routes, tried)
             self._check_overrides(call, route[0])
-            call.bind(route, self.session, self._timeout(call, route[0]))
+            session = self.client_base_session if call.overrides.api_base else self.session
+            call.bind(route, session, self._timeout(call, route[0]))
             try:
                 return action(call)
             except errors.SwitchboardError as exc:
@@ -66,7 +70,7 @@ class Router:
     def _pick(self, routes, tried):
         if len(routes) == 1:
             return routes[0]
-        fresh = [r for r in routes if r not in tried] or routes
+        fresh = [r for r in routes if not any(r is t for t in tried)] or routes
         weights = [_weight(r[0]) for r in fresh]
         if not any(weights):
             return random.choice(fresh)
@@ -111,9 +115,9 @@ def _seconds(retry_after):
         return None
 
 
-def init_app(app, settings, session):
+def init_app(app, settings, session, guarded_session=None):
     """Build the worker's router."""
-    app.extensions[EXTENSION] = Router(settings, session)
+    app.extensions[EXTENSION] = Router(settings, session, guarded_session)
 
 
 def router_of(app):

@@ -201,3 +201,27 @@ def test_models_list_and_get(client):
 def test_health(client):
     assert client.get("/health/liveliness").get_json() == {"status": "alive"}
     assert client.get("/health/readiness").get_json()["status"] == "ready"
+
+
+def test_internal_bug_is_a_500_with_request_id_and_no_trace(client, monkeypatch, caplog):
+    def broken(self, call):
+        raise KeyError("secret internals")
+    monkeypatch.setattr("app.providers.mock.MockProvider.complete", broken)
+    resp = client.post("/v1/chat/completions", json={**CHAT, "model": "demo"},
+                       headers={"X-Request-Id": "rid-42"})
+    assert resp.status_code == 500
+    err = error_of(resp)
+    assert err["type"] == "api_error" and "rid-42" in err["message"]
+    assert "secret internals" not in resp.get_data(as_text=True)
+    assert "Traceback" not in resp.get_data(as_text=True)
+    assert "rid-42" in caplog.text
+
+
+def test_bug_mid_stream_ends_with_error_event(client, monkeypatch):
+    def chunks(self, call):
+        yield b'{"id": "x", "object": "chat.completion.chunk", "choices": []}'
+        raise KeyError("boom")
+    monkeypatch.setattr("app.providers.mock.MockProvider._chunks", chunks)
+    resp = client.post("/v1/chat/completions", json={**CHAT, "model": "demo", "stream": True})
+    events = [e for e in resp.get_data().split(b"\n\n") if e]
+    assert json.loads(events[-1][6:])["error"]["code"] == "internal_error"
