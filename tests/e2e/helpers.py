@@ -60,6 +60,10 @@ class FakeUpstream:
         recorded = requests.get(self.url + "/_fake/requests", timeout=5).json()
         return [r for r in recorded if path is None or r["path"].endswith(path)]
 
+    def streams(self):
+        """Per stream served: {"sent", "total", "cut"} (cut: the reader closed early)."""
+        return requests.get(self.url + "/_fake/streams", timeout=5).json()
+
     def reset(self):
         """Forget recorded requests and queued scripts."""
         requests.post(self.url + "/_fake/reset", timeout=5).raise_for_status()

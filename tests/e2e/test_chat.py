@@ -153,6 +153,23 @@ def test_client_disconnect_mid_stream_keeps_gateway_healthy(gateway, client, fak
     assert response.choices[0].message.content == "echo: hello there"
 
 
+def test_client_disconnect_closes_the_upstream_stream(gateway, client, fake):
+    fake.reset()
+    fake.script({"stream_delay_ms": 150})
+    words = " ".join(f"w{i}" for i in range(100))
+    stream = client.chat.completions.create(model="gpt-3.5-turbo", stream=True,
+                                            messages=[{"role": "user", "content": words}])
+    with stream:
+        next(iter(stream))
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and not fake.streams()[0]["cut"]:
+        time.sleep(0.1)
+    record = fake.streams()[0]
+    # The gateway hung up on the upstream long before it had sent everything.
+    assert record["cut"] is True, record
+    assert record["total"] > 20 and record["sent"] <= 8, record
+
+
 def test_single_worker_serves_requests_concurrently(gateway, fake):
     fake.script(*[{"delay_ms": 1000}] * 4)
     results, errors = [], []

@@ -12,6 +12,7 @@ Run ``python tests/fakes/fake_openai.py --port 0``: it binds 127.0.0.1, prints
 Test control (never recorded):
 
     GET  /_fake/requests   every other request: method, path, query, headers, body, raw
+    GET  /_fake/streams    per stream served: events sent, events planned, cut by the reader
     POST /_fake/reset      forget requests and scripts
     POST /_fake/script     queue behaviours (a JSON list, FIFO, one per API request):
         {"status": 429, "headers": {...}, "json": {...}}    canned answer
@@ -46,6 +47,7 @@ class State:
         self.lock = threading.Lock()
         self.requests = []
         self.scripts = collections.deque()
+        self.streams = []  # one {"sent", "total", "cut"} per stream served
 
     def record(self, entry):
         """Remember one API request."""
@@ -261,12 +263,21 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         lines = [e if isinstance(e, str) else json.dumps(e) for e in events]
         lines += ["[DONE]"] if done else []
+        record = {"sent": 0, "total": len(lines), "cut": False}
+        with STATE.lock:
+            STATE.streams.append(record)
         for index, line in enumerate(lines):
             if delay and index:
                 time.sleep(delay)
             data = f"data: {line}\n\n".encode()
-            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-            self.wfile.flush()
+            try:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+                self.wfile.flush()
+            except OSError:  # the reader closed the connection: note how early
+                record["cut"] = True
+                self.close_connection = True
+                return
+            record["sent"] = index + 1
         if abort:
             self.close_connection = True
             return
@@ -309,10 +320,14 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/_fake/requests":
             with STATE.lock:
                 return self.send(200, list(STATE.requests))
+        if path == "/_fake/streams":
+            with STATE.lock:
+                return self.send(200, list(STATE.streams))
         if path == "/_fake/reset":
             with STATE.lock:
                 STATE.requests.clear()
                 STATE.scripts.clear()
+                STATE.streams.clear()
             return self.send(200, {"ok": True})
         if path == "/_fake/script":
             with STATE.lock:
