@@ -58,7 +58,8 @@ class Router:
             route = self._pick(routes, tried)
             self._check_overrides(call, route[0])
             session = self.client_base_session if call.overrides.api_base else self.session
-            call.bind(route, session, self._timeout(call, route[0]))
+            call.bind(route, session, self._timeout(call, route[0]),
+                      self._drop_params(call, route[0]))
             try:
                 return action(call)
             except errors.SwitchboardError as exc:
@@ -83,6 +84,13 @@ class Router:
             check_policy(ov, allow_client_side_credentials=settings.allow_client_side_credentials,
                          clientside_params=dep.configurable_clientside_auth_params or (),
                          allow_private_api_base=settings.allow_private_api_base)
+
+    def _drop_params(self, call, dep):
+        # The request decides, then the deployment, then litellm_settings.
+        for value in (call.overrides.drop_params, dep.params.get("drop_params")):
+            if value is not None:
+                return bool(value)
+        return self.settings.drop_params
 
     def _timeout(self, call, dep):
         read = call.overrides.timeout or (call.stream and dep.stream_timeout) or dep.timeout \

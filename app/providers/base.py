@@ -47,7 +47,7 @@ class Call:
     """One attempt of one client request against one deployment."""
 
     __slots__ = ("endpoint", "body", "overrides", "stream", "deployment", "provider", "target",
-                 "timeout", "session", "usage", "api_key")
+                 "timeout", "session", "usage", "api_key", "drop_params")
 
     def __init__(self, endpoint, body, overrides=EMPTY, stream=False):
         self.endpoint = endpoint
@@ -58,12 +58,14 @@ class Call:
         self.timeout = None
         self.usage = None
         self.api_key = None
+        self.drop_params = False
 
-    def bind(self, route, session, timeout):
+    def bind(self, route, session, timeout, drop_params=False):
         """Point this call at one deployment (the router may re-bind it on retry)."""
         self.deployment, self.provider, self.target = route
         self.session = session
         self.timeout = timeout
+        self.drop_params = drop_params
         self.usage = None
         return self
 
