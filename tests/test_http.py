@@ -4,6 +4,7 @@ import threading
 
 import pytest
 import requests
+import responses
 
 from app.http import _GuardedAdapter, build_session
 
@@ -50,3 +51,30 @@ def test_guarded_session_refuses_a_loopback_peer():
     plain.close()
     # The TCP handshake completes, but the guarded attempt sent not one byte.
     assert accepted[0] == b"" and accepted[1].startswith(b"POST /x")
+
+
+@responses.activate
+def test_post_keeps_no_cookies_and_sends_exact_headers():
+    from app.http import post
+    responses.post("https://api.example.test/v1/chat/completions", json={"ok": 1},
+                   headers={"Set-Cookie": "__cf_bm=tenant-a; Path=/; Domain=api.example.test"})
+    session = build_session(4)
+    for _ in range(2):
+        resp = post(session, "https://api.example.test/v1/chat/completions", b'{"a": 1}',
+                    {"Authorization": "Bearer k", "Content-Type": "application/json"}, (5, 5))
+        assert resp.json() == {"ok": 1}
+    second = responses.calls[1].request
+    assert "Cookie" not in second.headers and len(session.cookies) == 0
+    assert second.headers["Content-Length"] == "8" and second.body == b'{"a": 1}'
+    assert second.headers["Authorization"] == "Bearer k"
+    session.close()
+
+
+@responses.activate
+def test_post_normalises_urls_once():
+    from app.http import post
+    responses.post("https://xn--bcher-kva.example/v1/x%20y", json={})
+    session = build_session(4)
+    post(session, "https://bücher.example/v1/x y", b"{}", {}, (5, 5))
+    assert responses.calls[0].request.url == "https://xn--bcher-kva.example/v1/x%20y"
+    session.close()

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import orjson
 import requests
 
-from app import errors
+from app import errors, http
 from app.overrides import EMPTY
 
 _KEY_PATTERN = re.compile(r"\b(sk-[A-Za-z0-9_\-]{3})[A-Za-z0-9_\-*]{6,}")
@@ -113,8 +113,7 @@ class Provider:
         out = self.build_request(call)
         call.api_key = _bearer(out.headers)
         try:
-            resp = call.session.post(out.url, data=out.data, headers=out.headers,
-                                     timeout=call.timeout, stream=stream, allow_redirects=False)
+            resp = http.post(call.session, out.url, out.data, out.headers, call.timeout, stream)
         except requests.exceptions.ConnectTimeout:
             raise errors.GatewayTimeoutError(f"Timed out connecting to {self.name}") from None
         except requests.exceptions.ReadTimeout:
