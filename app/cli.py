@@ -3,6 +3,9 @@
 The config is loaded once here to fail fast with a clear message, then handed to the workers
 through the environment (``SWITCHBOARD_CONFIG`` / ``SWITCHBOARD_MODEL``), exactly as
 ``gunicorn -c deploy/gunicorn.conf.py wsgi:app`` gets it; each worker builds its own app.
+After the checks this process replaces itself (exec, same pid) with a fresh interpreter running
+gunicorn (app.server): the arbiter then never holds Flask, requests or the providers, which
+keeps it small and lets gevent patch before anything imports ssl.
 """
 import argparse
 import errno
@@ -53,11 +56,6 @@ def check_port(host, port):
 def main(argv=None):
     """Entry point of the ``switchboard`` command."""
     args = parse_args(argv)
-    # Patch before anything imports ssl (Flask, requests): the workers inherit an already
-    # patched process, so HTTPS to providers is cooperative. gunicorn's gevent worker does the
-    # same patch again, which is then a no-op.
-    from gevent import monkey
-    monkey.patch_all()
     from app.config import ConfigError, load_config, single_model_config
     if args.config and args.model:
         raise SystemExit("switchboard: give --config or --model, not both")
@@ -73,9 +71,9 @@ def main(argv=None):
     elif args.model:
         os.environ["SWITCHBOARD_MODEL"] = args.model
     check_port(args.host, args.port)
-    from app.server import serve
-    serve(args.host, args.port, args.workers, args.debug)
-    return 0
+    server = [sys.executable, "-m", "app.server", args.host, str(args.port), str(args.workers)]
+    sys.stdout.flush()
+    os.execv(sys.executable, server + (["--debug"] if args.debug else []))
 
 
 if __name__ == "__main__":

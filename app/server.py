@@ -1,5 +1,15 @@
-"""Gunicorn embedded: a BaseApplication whose workers each build the Flask app."""
-from gunicorn.app.base import BaseApplication
+"""Gunicorn embedded: a BaseApplication whose workers each build the Flask app.
+
+Run as ``python -m app.server HOST PORT WORKERS [--debug]`` by the ``switchboard`` command after
+it has checked the config; this module patches gevent before anything imports ssl.
+"""
+if __name__ == "__main__":
+    from gevent import monkey
+    monkey.patch_all()
+
+import sys  # noqa: E402
+
+from gunicorn.app.base import BaseApplication  # noqa: E402
 
 
 class GatewayServer(BaseApplication):
@@ -36,3 +46,14 @@ def serve(host, port, workers, debug=False):
                    loglevel="debug" if debug else "info", when_ready=_announce(url),
                    proc_name="switchboard")
     GatewayServer(options).run()
+
+
+def main(argv=None):
+    """Entry point used by app.cli after the checks."""
+    argv = sys.argv[1:] if argv is None else argv
+    host, port, workers = argv[0], int(argv[1]), int(argv[2])
+    serve(host, port, workers, "--debug" in argv[3:])
+
+
+if __name__ == "__main__":
+    main()
