@@ -9,58 +9,23 @@ Run ``python tests/fakes/fake_openai.py --port 0``: it binds 127.0.0.1, prints
     GET  /v1/models[/{id}]      model list / model
     Authorization "Bearer sk-bad" -> 401 invalid_api_key
 
-Test control (never recorded):
-
-    GET  /_fake/requests   every other request: method, path, query, headers, body, raw
-    GET  /_fake/streams    per stream served: events sent, events planned, cut by the reader
-    POST /_fake/reset      forget requests and scripts
-    POST /_fake/script     queue behaviours (a JSON list, FIFO, one per API request):
-        {"status": 429, "headers": {...}, "json": {...}}    canned answer
-        {"raw": "<html>", "status": 200, "content_type": "text/html"}
-        {"stream_events": ["{...}", "not json"], "done": false}   SSE, then end the body
-        {"stream_events": [...], "abort": true}   SSE, then drop the socket mid-body
-        {"delay_ms": 2000}         sleep, then answer normally
-        {"stream_delay_ms": 200}   normal stream with pauses between events
-        {"close": true}            drop the socket without answering
+Test control and scripted behaviours: see tests/fakes/base.py.
 """
-import argparse
 import base64
-import collections
 import hashlib
-import json
 import struct
 import sys
-import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make the tests package importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from tests.fakes.base import FakeHandler, serve  # noqa: E402
 
 FINGERPRINT = "fp_fake0001"
 MODELS = ("gpt-3.5-turbo", "gpt-4o-mini", "text-embedding-ada-002", "gpt-3.5-turbo-instruct")
-
-
-class State:
-    """Recorded requests and queued behaviours, shared by the handler threads."""
-
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.requests = []
-        self.scripts = collections.deque()
-        self.streams = []  # one {"sent", "total", "cut"} per stream served
-
-    def record(self, entry):
-        """Remember one API request."""
-        with self.lock:
-            self.requests.append(entry)
-
-    def next_script(self):
-        """The next queued behaviour, or None."""
-        with self.lock:
-            return self.scripts.popleft() if self.scripts else None
-
-
-STATE = State()
 
 
 def count_tokens(text):
@@ -204,139 +169,18 @@ def model_object(model_id):
     return {"id": model_id, "object": "model", "created": 1686935002, "owned_by": "openai"}
 
 
-class Handler(BaseHTTPRequestHandler):
-    """Routes API calls to the fakes above, after any scripted behaviour."""
+class Handler(FakeHandler):
+    """OpenAI's endpoints, after any scripted behaviour (tests/fakes/base.py)."""
 
-    protocol_version = "HTTP/1.1"
     server_version = "FakeOpenAI/1.0"
 
-    def log_message(self, format, *args):  # noqa: A002 - stdlib signature
-        """Silence the per-request stderr line."""
+    def done_frames(self):
+        """OpenAI ends a complete stream with [DONE]."""
+        return [b"data: [DONE]\n\n"]
 
-    def do_GET(self):  # noqa: N802 - stdlib naming
-        """Handle GET."""
-        self.dispatch()
-
-    def do_POST(self):  # noqa: N802
-        """Handle POST."""
-        self.dispatch()
-
-    def do_DELETE(self):  # noqa: N802
-        """Handle DELETE."""
-        self.dispatch()
-
-    # -- plumbing ---------------------------------------------------------------------------
-
-    def read_body(self):
-        """The raw request body (Content-Length or chunked)."""
-        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            raw = b""
-            while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    self.rfile.readline()
-                    return raw
-                raw += self.rfile.read(size)
-                self.rfile.readline()
-        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
-
-    def send(self, status, payload, content_type="application/json", headers=None):
-        """Answer with a complete body and a Content-Length."""
-        data = payload if isinstance(payload, bytes) else (
-            payload.encode() if isinstance(payload, str) else json.dumps(payload).encode())
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("x-request-id", "req_fake_" + uuid.uuid4().hex[:12])
-        for name, value in (headers or {}).items():
-            self.send_header(name, str(value))
-        self.end_headers()
-        self.wfile.write(data)
-        self.wfile.flush()
-
-    def send_stream(self, events, done=True, delay=0.0, abort=False):
-        """SSE over a chunked body, like OpenAI; ``abort`` drops the socket mid-body."""
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.send_header("Cache-Control", "no-cache")
-        self.end_headers()
-        lines = [e if isinstance(e, str) else json.dumps(e) for e in events]
-        lines += ["[DONE]"] if done else []
-        record = {"sent": 0, "total": len(lines), "cut": False}
-        with STATE.lock:
-            STATE.streams.append(record)
-        for index, line in enumerate(lines):
-            if delay and index:
-                time.sleep(delay)
-            data = f"data: {line}\n\n".encode()
-            try:
-                self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-                self.wfile.flush()
-            except OSError:  # the reader closed the connection: note how early
-                record["cut"] = True
-                self.close_connection = True
-                return
-            record["sent"] = index + 1
-        if abort:
-            self.close_connection = True
-            return
-        self.wfile.write(b"0\r\n\r\n")
-        self.wfile.flush()
-
-    def dispatch(self):
-        """Control routes, else record + script + fake API."""
-        url = urlsplit(self.path)
-        raw = self.read_body()
-        if url.path.startswith("/_fake/"):
-            return self.control(url.path, raw)
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = None
-        STATE.record({"method": self.command, "path": url.path, "query": parse_qs(url.query),
-                      "headers": {k.lower(): v for k, v in self.headers.items()},
-                      "body": body, "raw": raw.decode("utf-8", "replace")})
-        script = STATE.next_script() or {}
-        if script.get("close"):
-            self.close_connection = True
-            return None
-        if "delay_ms" in script:
-            time.sleep(script["delay_ms"] / 1000)
-        if "status" in script and "raw" not in script and "stream_events" not in script:
-            return self.send(script["status"], script.get("json", ""),
-                             headers=script.get("headers"))
-        if "raw" in script:
-            return self.send(script.get("status", 200), script["raw"],
-                             content_type=script.get("content_type", "text/html"),
-                             headers=script.get("headers"))
-        if "stream_events" in script:
-            return self.send_stream(script["stream_events"], done=script.get("done", False),
-                                    abort=script.get("abort", False))
-        return self.api(url.path, raw, body, script.get("stream_delay_ms", 0) / 1000)
-
-    def control(self, path, raw):
-        """The /_fake/* test hooks."""
-        if path == "/_fake/requests":
-            with STATE.lock:
-                return self.send(200, list(STATE.requests))
-        if path == "/_fake/streams":
-            with STATE.lock:
-                return self.send(200, list(STATE.streams))
-        if path == "/_fake/reset":
-            with STATE.lock:
-                STATE.requests.clear()
-                STATE.scripts.clear()
-                STATE.streams.clear()
-            return self.send(200, {"ok": True})
-        if path == "/_fake/script":
-            with STATE.lock:
-                STATE.scripts.extend(json.loads(raw))
-            return self.send(200, {"ok": True})
-        return self.send(404, error_body(f"Unknown control route {path}", "invalid_request_error"))
-
-    def api(self, path, raw, body, stream_delay):
+    def api(self, path, body, script):
         """The OpenAI endpoints."""
+        stream_delay = script.get("stream_delay_ms", 0) / 1000
         if self.headers.get("Authorization", "") == "Bearer sk-bad":
             return self.send(401, error_body(
                 "Incorrect API key provided: sk-bad. You can find your API key at "
@@ -356,7 +200,8 @@ class Handler(BaseHTTPRequestHandler):
                 "but what was sent was not valid JSON.", "invalid_request_error"))
         if path.endswith("/chat/completions"):
             if body.get("stream"):
-                return self.send_stream(chat_chunks(body), delay=stream_delay)
+                return self.send_chunked([self.frame(c) for c in chat_chunks(body)]
+                                         + self.done_frames(), delay=stream_delay)
             return self.send(200, chat_completion(body))
         if path.endswith("/completions"):
             return self.send(200, text_completion(body))
@@ -365,30 +210,9 @@ class Handler(BaseHTTPRequestHandler):
         return self.send(404, error_body(f"Invalid URL (POST {path})", "invalid_request_error"))
 
 
-class Server(ThreadingHTTPServer):
-    """Threaded, quiet about clients that hang up (timeouts, aborted streams)."""
-
-    daemon_threads = True
-
-    def handle_error(self, request, client_address):
-        """Dropped connections are normal here; anything else goes to stderr."""
-        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
-            super().handle_error(request, client_address)
-
-
 def main(argv=None):
     """Serve until killed."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=0)
-    args = parser.parse_args(argv)
-    server = Server(("127.0.0.1", args.port), Handler)
-    print(f"LISTENING {server.server_address[1]}", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    serve(Handler, __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":
