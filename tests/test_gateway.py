@@ -225,3 +225,14 @@ def test_bug_mid_stream_ends_with_error_event(client, monkeypatch):
     resp = client.post("/v1/chat/completions", json={**CHAT, "model": "demo", "stream": True})
     events = [e for e in resp.get_data().split(b"\n\n") if e]
     assert json.loads(events[-1][6:])["error"]["code"] == "internal_error"
+
+
+@responses.activate
+def test_body_nested_deeper_than_the_encoder_allows_is_400(client):
+    deep = "[" * 600 + "]" * 600
+    body = ('{"model": "gpt-3.5-turbo", "messages": [{"role": "user", "content": "hi"}], '
+            '"tools": [{"type": "function", "function": {"name": "f", "parameters": {"a": '
+            + deep + '}}}]}')
+    resp = client.post("/v1/chat/completions", data=body, content_type="application/json")
+    assert resp.status_code == 400 and "nested too deeply" in error_of(resp)["message"]
+    assert len(responses.calls) == 0

@@ -110,7 +110,15 @@ class Provider:
         return _Stream(resp, self.iter_events(call, resp))
 
     def _send(self, call, stream):
-        out = self.build_request(call)
+        try:
+            out = self.build_request(call)
+        except TypeError as exc:
+            # orjson encodes at most 254 levels (it parses up to 1024): a deeper body is the
+            # client's problem, not an internal error.
+            if "Recursion limit" not in str(exc):
+                raise
+            raise errors.InvalidRequestError(
+                "The request body is nested too deeply (more than 254 levels).") from None
         call.api_key = _bearer(out.headers)
         try:
             resp = http.post(call.session, out.url, out.data, out.headers, call.timeout, stream)
