@@ -141,7 +141,7 @@ _BY_STATUS = {
     503: ServiceUnavailableError, 504: GatewayTimeoutError,
 }
 _CONTEXT_HINTS = ("context_length_exceeded", "maximum context length", "context window",
-                  "too many tokens", "prompt is too long")
+                  "too many tokens", "prompt is too long", "exceed context limit")
 
 
 def error_class_for(status):

@@ -159,7 +159,8 @@ class _Stream:
 
 
 def _bearer(headers):
-    auth = headers.get("Authorization") or headers.get("api-key") or ""
+    auth = (headers.get("Authorization") or headers.get("api-key") or headers.get("x-api-key")
+            or headers.get("x-goog-api-key") or "")
     return auth[7:] if auth.startswith("Bearer ") else auth or None
 
 
@@ -168,6 +169,16 @@ def scrub(call, text):
     if call.api_key and call.api_key in text:
         text = text.replace(call.api_key, "***")
     return _KEY_PATTERN.sub(r"\1***", text)
+
+
+def read_stream(response, who):
+    """The body chunks of a streaming response; a lost connection is the provider's 502/504."""
+    try:
+        yield from response.iter_content(chunk_size=None)
+    except requests.exceptions.Timeout:
+        raise errors.GatewayTimeoutError(f"{who} stopped sending mid-stream") from None
+    except requests.exceptions.RequestException as exc:
+        raise errors.BadGatewayError(f"{who} broke the stream ({type(exc).__name__})") from None
 
 
 def json_or_502(content, who):

@@ -9,7 +9,7 @@ import os
 import orjson
 
 from app import errors
-from app.providers.base import Outbound, Provider, Target, json_or_502, scrub
+from app.providers.base import Outbound, Provider, Target, json_or_502, read_stream, scrub
 from app.streaming import sse_events
 
 PATHS = {"chat": "/chat/completions", "embeddings": "/embeddings", "completions": "/completions"}
@@ -74,7 +74,7 @@ class OpenAICompatible(Provider):
             raise errors.BadGatewayError(
                 f"{self.name} answered a stream request with {ctype or 'no content type'}, "
                 "not an event stream")
-        for _name, data in sse_events(response.iter_content(chunk_size=None)):
+        for _name, data in sse_events(read_stream(response, self.name)):
             if data == b"[DONE]":
                 return
             chunk = _chunk(data, self.name)

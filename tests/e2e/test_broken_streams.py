@@ -55,6 +55,8 @@ def test_wire_format_ends_with_error_event(gateway, fake, name):
     final = json.loads(events[-1])
     assert set(final["error"]) >= {"message", "type", "param", "code"}, final
     assert final["error"]["message"]
+    # A provider's broken stream is a gateway error (502), never our internal error.
+    assert final["error"]["code"] == "bad_gateway", final
     # Everything before the error is a well-formed chunk.
     assert all(json.loads(e)["object"] == "chat.completion.chunk" for e in events[:-1])
 
