@@ -1,9 +1,380 @@
-"""Anthropic Messages API provider (not implemented yet: a placeholder so the registry names it)."""
-from app.providers.base import Provider
+"""Anthropic Messages API provider (``anthropic/<model>`` and bare ``claude-*`` names).
+
+``POST {api_base}/v1/messages`` with ``x-api-key`` and ``anthropic-version``. This module turns an
+OpenAI chat request into a Messages request: system/developer messages lifted to ``system``,
+same-role turns merged (tool results become user ``tool_result`` blocks), tool calls into
+``tool_use`` blocks, images into ``image`` blocks, ``max_tokens`` always set. Responses, stream
+events and errors are read back in ``anthropic_stream``.
+
+Every OpenAI parameter is in one of the tables below (TRANSLATED, PASSTHROUGH, IGNORED); any
+other is refused with a 400 naming it, or dropped under drop_params. None values count as absent.
+"""
+import os
+
+import orjson
+
+from app import errors
+from app.providers import common
+from app.providers.anthropic_stream import (
+    NAME, error_from, error_from_body, scrubber, stream_chunks, to_completion,
+)
+from app.providers.base import Outbound, Provider, Target, json_or_502
+
+DEFAULT_BASE = "https://api.anthropic.com"
+BASE_ENV = ("ANTHROPIC_API_BASE", "ANTHROPIC_BASE_URL")
+KEY_ENV = "ANTHROPIC_API_KEY"
+API_VERSION = "2023-06-01"
+DEFAULT_MAX_TOKENS = 8192
+# Claude 3 (not 3.5/3.7) and older models cap output at 4096 tokens.
+SMALL_OUTPUT_MODELS = ("claude-3-haiku", "claude-3-opus", "claude-3-sonnet", "claude-2",
+                       "claude-instant")
+# reasoning_effort -> extended thinking budget (Anthropic's minimum budget is 1024).
+THINKING_BUDGETS = {"minimal": 1024, "low": 1024, "medium": 2048, "high": 4096, "xhigh": 8192,
+                    "max": 16384}
+# Deployment litellm_params that are request defaults (the request's own values win).
+DEFAULT_PARAMS = ("temperature", "top_p", "top_k", "max_tokens", "max_completion_tokens", "stop",
+                  "thinking", "reasoning_effort", "response_format", "user")
+
+TRANSLATED = frozenset({
+    "model", "messages", "stream", "stream_options", "max_tokens", "max_completion_tokens",
+    "temperature", "top_p", "stop", "tools", "tool_choice", "parallel_tool_calls",
+    "response_format", "user", "safety_identifier", "reasoning_effort", "n", "logprobs",
+    "modalities"})
+# Anthropic's own request fields, sent as given (LiteLLM passes them through too).
+PASSTHROUGH = frozenset({"top_k", "thinking", "output_config", "container", "mcp_servers",
+                         "context_management", "inference_geo"})
+# Meaningless for Anthropic but harmless to leave out: no change to the answer.
+IGNORED = frozenset({"store", "service_tier", "prompt_cache_key", "prompt_cache_retention",
+                     "prompt_cache_options"})
+# Everything else (seed, presence_penalty, frequency_penalty, logit_bias, top_logprobs, audio,
+# prediction, web_search_options, functions, function_call, verbosity, moderation, unknown keys)
+# is refused with a 400 naming it, or dropped under drop_params.
 
 
 class AnthropicProvider(Provider):
     """Anthropic Messages API."""
 
+    endpoints = frozenset({"chat"})
+
     def __init__(self, name="anthropic"):
         self.name = name
+
+    def prepare(self, deployment):
+        """Messages URL, key and static headers, from the deployment or the environment."""
+        base = deployment.api_base or _first_env(BASE_ENV) or DEFAULT_BASE
+        key = deployment.api_key or os.environ.get(KEY_ENV)
+        headers = {"Content-Type": "application/json", "anthropic-version": API_VERSION}
+        if key:
+            headers["x-api-key"] = key
+        beta = deployment.params.get("anthropic_beta")
+        if beta:
+            headers["anthropic-beta"] = beta if isinstance(beta, str) else ",".join(beta)
+        headers = _merge_headers(headers, deployment.extra_headers)
+        defaults = {k: deployment.params[k] for k in DEFAULT_PARAMS if k in deployment.params}
+        return Target(messages_url(base), key, headers, defaults)
+
+    def build_request(self, call):
+        """URL, headers and Messages body for one chat call."""
+        ov = call.overrides
+        headers = call.target.headers
+        if ov.api_key or ov.api_base or ov.extra_headers:
+            headers = dict(headers)
+            if ov.api_base and not ov.api_key:
+                # Never hand the deployment's own key to a base the client chose.
+                headers.pop("x-api-key", None)
+            if ov.api_key:
+                headers["x-api-key"] = ov.api_key
+            headers = _merge_headers(headers, ov.extra_headers)
+        if not any(k.lower() in ("x-api-key", "authorization") for k in headers):
+            raise errors.AuthenticationError(
+                f"No API key for {NAME}: set litellm_params.api_key or {KEY_ENV}, "
+                "or send api_key in the request")
+        body = {**call.target.defaults, **call.body} if call.target.defaults else call.body
+        payload = translate_request(call, body, call.deployment.upstream_model)
+        url = messages_url(ov.api_base) if ov.api_base else call.target.base
+        return Outbound(url, headers, orjson.dumps(payload))
+
+    def parse_response(self, call, content):
+        """An Anthropic ``message`` -> ``chat.completion``."""
+        data = json_or_502(content, NAME)
+        if data.get("type") == "error":
+            raise error_from(500, data.get("error"), scrub=scrubber(call))
+        result = to_completion(data, call.deployment.upstream_model)
+        call.usage = result["usage"]
+        return result
+
+    def iter_events(self, call, response):
+        """Anthropic SSE events -> OpenAI chunks; a stream without message_stop is a 502."""
+        return stream_chunks(call, response)
+
+    def parse_error(self, call, status, content, headers):
+        """Anthropic's ``{"type": "error", "error": {...}}`` body -> the exception tree."""
+        return error_from_body(status, content, headers.get("retry-after"), scrubber(call))
+
+
+def messages_url(base):
+    """The Messages endpoint for an api_base: the host, also accepted with /v1 or /v1/messages."""
+    base = base.rstrip("/")
+    for suffix in ("/v1/messages", "/v1"):
+        if base.endswith(suffix):
+            base = base[:-len(suffix)]
+            break
+    return base + "/v1/messages"
+
+
+def default_max_tokens(model):
+    """max_tokens to send when neither the client nor the deployment gave one."""
+    return 4096 if model.startswith(SMALL_OUTPUT_MODELS) else DEFAULT_MAX_TOKENS
+
+
+# -- request translation ------------------------------------------------------------------------
+
+def translate_request(call, body, model):
+    """The Messages request body for an OpenAI chat body (which is left untouched)."""
+    body = {k: v for k, v in body.items() if v is not None}
+    check_params(call, body)
+    system, messages = convert_messages(body["messages"])
+    out = {"model": model, "messages": messages}
+    if system:
+        out["system"] = system
+    explicit_max = body.get("max_completion_tokens") or body.get("max_tokens")
+    out["max_tokens"] = explicit_max or default_max_tokens(model)
+    for key in ("temperature", "top_p"):
+        if key in body:
+            out[key] = body[key]
+    stops = _stop_sequences(body.get("stop"))
+    if stops:
+        out["stop_sequences"] = stops
+    if body.get("tools"):
+        out["tools"] = [convert_tool(t) for t in body["tools"]]
+        choice = convert_tool_choice(body.get("tool_choice"), body.get("parallel_tool_calls"))
+        if choice:
+            out["tool_choice"] = choice
+    fmt = body.get("response_format") or {}
+    if fmt.get("type") == "json_schema":
+        schema = fmt["json_schema"].get("schema") or {"type": "object"}
+        out["output_config"] = {"format": {"type": "json_schema", "schema": schema}}
+    user = body.get("user") or body.get("safety_identifier")
+    if user:
+        out["metadata"] = {"user_id": user}
+    thinking = _thinking(body.get("reasoning_effort"))
+    if thinking:
+        out["thinking"] = thinking
+    out.update({k: v for k, v in body.items() if k in PASSTHROUGH})
+    budget = (out.get("thinking") or {}).get("budget_tokens")
+    if not explicit_max and isinstance(budget, int) and budget >= out["max_tokens"]:
+        # The budget must stay below max_tokens; leave the usual room for the answer.
+        out["max_tokens"] = budget + default_max_tokens(model)
+    if call.stream:
+        out["stream"] = True
+    return out
+
+
+def check_params(call, body):
+    """Refuse (or, under drop_params, drop from ``body``) what Anthropic cannot honour."""
+    refused = [k for k in body if k not in TRANSLATED and k not in PASSTHROUGH
+               and k not in IGNORED]
+    if body.get("n", 1) != 1:
+        refused.append("n")
+    if body.get("logprobs"):
+        refused.append("logprobs")
+    if (body.get("response_format") or {}).get("type") == "json_object":
+        refused.append("response_format")
+    if "audio" in (body.get("modalities") or ()):
+        refused.append("modalities")
+    for param in refused:
+        common.unsupported(call, body, param, NAME)
+
+
+def convert_messages(messages):
+    """(system, messages) for Anthropic: system lifted out, consecutive same roles merged."""
+    system, turns = [], []
+    for msg in messages:
+        role = msg["role"]
+        if role in ("system", "developer"):
+            system.extend(_with_cache_control(_text_blocks(msg["content"]), msg))
+            continue
+        if role not in _CONVERTERS:
+            raise errors.InvalidRequestError(
+                f"{NAME} does not support '{role}' messages; use tools and tool messages",
+                param="messages")
+        role, blocks = _CONVERTERS[role](msg)
+        blocks = _with_cache_control(blocks, msg)
+        if turns and turns[-1]["role"] == role:
+            turns[-1]["content"].extend(blocks)
+        else:
+            turns.append({"role": role, "content": blocks})
+    return _compact(system), [{"role": t["role"], "content": _compact(t["content"])}
+                              for t in turns]
+
+
+def _user(msg):
+    content = msg["content"]
+    if isinstance(content, str):
+        return "user", _text_blocks(content)
+    return "user", [_user_part(p) for p in content if not _empty_text(p)]
+
+
+def _assistant(msg):
+    # Thinking blocks handed back from an earlier answer must lead the turn (tool use + thinking).
+    blocks = list(msg.get("thinking_blocks") or ())
+    blocks += _text_blocks(msg.get("content"))
+    for call in msg.get("tool_calls") or ():
+        if call.get("type") != "function":
+            raise errors.InvalidRequestError(f"{NAME} only supports function tool calls",
+                                             param="messages")
+        blocks.append({"type": "tool_use", "id": call["id"], "name": call["function"]["name"],
+                       "input": _arguments(call["function"].get("arguments"))})
+    return "assistant", blocks
+
+
+def _tool(msg):
+    content = msg["content"]
+    result = {"type": "tool_result", "tool_use_id": msg["tool_call_id"],
+              "content": content if isinstance(content, str) else _text_blocks(content)}
+    return "user", [result]
+
+
+_CONVERTERS = {"user": _user, "assistant": _assistant, "tool": _tool}
+
+
+def _text_blocks(content):
+    if content is None or content == "":
+        return []
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}]
+    # Refusal parts of an earlier assistant answer are replayed as its text.
+    return [_cache({"type": "text", "text": p.get("text") or p.get("refusal")}, p)
+            for p in content if not _empty_text(p) and p.get("type") in ("text", "refusal")]
+
+
+def _empty_text(part):
+    # Anthropic refuses empty text blocks; OpenAI clients send them (e.g. content: "").
+    return part.get("type") in ("text", "refusal") and not (part.get("text") or
+                                                            part.get("refusal"))
+
+
+def _user_part(part):
+    kind = part.get("type")
+    if kind == "text":
+        return _cache({"type": "text", "text": part["text"]}, part)
+    if kind == "image_url":
+        return _cache(_image(part["image_url"]["url"]), part)
+    if kind == "file" and (part.get("file") or {}).get("file_data"):
+        return _cache(_document(part["file"]["file_data"]), part)
+    raise errors.InvalidRequestError(f"{NAME} does not support '{kind}' content parts here",
+                                     param="messages")
+
+
+def _image(url):
+    parsed = common.parse_data_uri(url)
+    if parsed is None:
+        return {"type": "image", "source": {"type": "url", "url": url}}
+    mime, data = parsed
+    if mime == "application/pdf":
+        return _document(url)
+    return {"type": "image", "source": {"type": "base64", "media_type": mime, "data": data}}
+
+
+def _document(data_uri):
+    parsed = common.parse_data_uri(data_uri)
+    if parsed is None or parsed[0] != "application/pdf":
+        raise errors.InvalidRequestError(f"{NAME} accepts files as base64 PDF data URIs",
+                                         param="messages")
+    return {"type": "document",
+            "source": {"type": "base64", "media_type": "application/pdf", "data": parsed[1]}}
+
+
+def _arguments(text):
+    if not text:
+        return {}
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        value = None
+    if not isinstance(value, dict):
+        raise errors.InvalidRequestError(
+            "tool call arguments must be a JSON object to send them to Anthropic",
+            param="messages")
+    return value
+
+
+def _cache(block, part):
+    # LiteLLM's prompt-caching convention: cache_control on a content part.
+    if isinstance(part.get("cache_control"), dict):
+        block["cache_control"] = part["cache_control"]
+    return block
+
+
+def _with_cache_control(blocks, msg):
+    # ... or on a whole message, meaning its last block.
+    if blocks and isinstance(msg.get("cache_control"), dict):
+        blocks[-1] = {**blocks[-1], "cache_control": msg["cache_control"]}
+    return blocks
+
+
+def _compact(blocks):
+    # A lone plain text block is sent as a string: shorter, and what Anthropic's docs show.
+    if len(blocks) == 1 and blocks[0]["type"] == "text" and set(blocks[0]) == {"type", "text"}:
+        return blocks[0]["text"]
+    return blocks
+
+
+def convert_tool(tool):
+    """An OpenAI function tool -> Anthropic's ``{name, description, input_schema}``."""
+    if tool.get("type") != "function":
+        raise errors.InvalidRequestError(f"{NAME} only supports function tools", param="tools")
+    fn = tool["function"]
+    out = {"name": fn["name"],
+           "input_schema": fn.get("parameters") or {"type": "object", "properties": {}}}
+    if fn.get("description"):
+        out["description"] = fn["description"]
+    if fn.get("strict"):
+        out["strict"] = True
+    return _cache(out, tool)
+
+
+def convert_tool_choice(choice, parallel):
+    """OpenAI tool_choice / parallel_tool_calls -> Anthropic's tool_choice (or None)."""
+    if choice is None:
+        out = None
+    elif isinstance(choice, str):
+        out = {"type": {"auto": "auto", "required": "any", "none": "none"}[choice]}
+    elif choice.get("type") == "function":
+        out = {"type": "tool", "name": choice["function"]["name"]}
+    else:
+        raise errors.InvalidRequestError(
+            f"{NAME} supports tool_choice auto, required, none or a function",
+            param="tool_choice")
+    if parallel is False and (out is None or out["type"] != "none"):
+        out = {**(out or {"type": "auto"}), "disable_parallel_tool_use": True}
+    return out
+
+
+def _stop_sequences(stop):
+    stops = [stop] if isinstance(stop, str) else list(stop or ())
+    # Anthropic refuses whitespace-only stop sequences (LiteLLM drops them the same way).
+    return [s for s in stops if s.strip()]
+
+
+def _thinking(effort):
+    budget = THINKING_BUDGETS.get(effort)
+    return {"type": "enabled", "budget_tokens": budget} if budget else None
+
+
+def _merge_headers(headers, extra):
+    if not extra:
+        return headers
+    headers = dict(headers)
+    for name, value in extra.items():
+        for existing in [k for k in headers if k.lower() == name.lower()]:
+            del headers[existing]
+        headers[name] = value
+    return headers
+
+
+def _first_env(names):
+    for name in names:
+        if os.environ.get(name):
+            return os.environ[name]
+    return None

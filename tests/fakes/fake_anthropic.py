@@ -1,0 +1,318 @@
+"""A fake Anthropic Messages API server for end-to-end tests (stdlib only).
+
+Run ``python tests/fakes/fake_anthropic.py --port 0``: it binds 127.0.0.1, prints
+``LISTENING <port>`` and answers ``POST /v1/messages`` in Anthropic's wire format:
+
+- ``x-api-key`` required (``sk-ant-bad`` -> 401 authentication_error), ``anthropic-version``
+  required; ``max_tokens``, ``model`` and ``messages`` required; unknown top-level fields,
+  roles that do not alternate, and tool_use blocks without a tool_result in the next user turn
+  are refused with 400 invalid_request_error, as the real API does;
+- with ``tools`` (and tool_choice not ``none``) and no tool_result in the last user turn, the
+  model calls the chosen (or first) tool with ``{"query": <last user text>}``; after a
+  tool_result it answers ``tool said: <result>``; otherwise ``echo: <last user text>``
+  (a JSON object when ``output_config.format`` asks for JSON); ``max_tokens`` cuts the reply;
+- ``"stream": true`` -> the SSE events message_start, content_block_start, ping,
+  content_block_delta (text_delta / input_json_delta), content_block_stop, message_delta,
+  message_stop.
+
+Test control (never recorded):
+
+    GET  /_fake/requests   every API request: method, path, headers, body
+    POST /_fake/reset      forget requests and scripts
+    POST /_fake/script     queue behaviours (a JSON list, FIFO, one per API request):
+        {"status": 529, "headers": {...}, "json": {...}}     canned answer
+        {"raw": "<html>", "status": 502, "content_type": "text/html"}
+        {"stream_events": [{...} | "raw text"], "abort": false}   SSE events, then end the body
+        {"close": true}                                        drop the socket, no answer
+"""
+import argparse
+import collections
+import json
+import sys
+import threading
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+BAD_KEY = "sk-ant-bad"
+TOP_LEVEL = {"model", "messages", "max_tokens", "system", "stop_sequences", "stream",
+             "temperature", "top_p", "top_k", "tools", "tool_choice", "metadata", "thinking",
+             "output_config", "service_tier", "container", "mcp_servers", "context_management",
+             "inference_geo"}
+
+
+class State:
+    """Recorded requests and queued behaviours, shared by the handler threads."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.requests = []
+        self.scripts = collections.deque()
+
+
+STATE = State()
+
+
+def error_body(type_, message):
+    """Anthropic's error object."""
+    return {"type": "error", "error": {"type": type_, "message": message},
+            "request_id": "req_" + uuid.uuid4().hex[:24]}
+
+
+def blocks_of(content):
+    """A message content as a list of blocks."""
+    return [{"type": "text", "text": content}] if isinstance(content, str) else list(content)
+
+
+def text_of(content):
+    """The text in a content (string, text blocks, tool_result contents)."""
+    parts = []
+    for block in blocks_of(content or []):
+        if block.get("type") == "text":
+            parts.append(block.get("text", ""))
+        elif block.get("type") == "tool_result":
+            parts.append(text_of(block.get("content") or ""))
+    return " ".join(p for p in parts if p)
+
+
+def count_tokens(text):
+    """One token per word, at least one."""
+    return max(1, len(str(text).split()))
+
+
+def check(body):
+    """The 400 message for a request the real API refuses, or None."""
+    for key in ("model", "messages", "max_tokens"):
+        if key not in body:
+            return f"{key}: Field required"
+    extra = sorted(set(body) - TOP_LEVEL)
+    if extra:
+        return f"{extra[0]}: Extra inputs are not permitted"
+    messages = body["messages"]
+    for index, message in enumerate(messages):
+        if message.get("role") not in ("user", "assistant"):
+            return f"messages.{index}.role: Input should be 'user' or 'assistant'"
+        if index and messages[index - 1]["role"] == message["role"]:
+            return "messages: roles must alternate between \"user\" and \"assistant\""
+        if message["role"] == "assistant":
+            ids = {b["id"] for b in blocks_of(message["content"]) if b.get("type") == "tool_use"}
+            after = messages[index + 1]["content"] if index + 1 < len(messages) else []
+            answered = {b.get("tool_use_id") for b in blocks_of(after)
+                        if b.get("type") == "tool_result"}
+            if ids - answered:
+                return (f"messages.{index + 1}: `tool_use` ids were found without "
+                        "`tool_result` blocks immediately after")
+    return None
+
+
+def reply_for(body):
+    """(content blocks, stop_reason) the fake model answers with."""
+    last = body["messages"][-1]
+    blocks = blocks_of(last["content"])
+    text = text_of([b for b in blocks if b.get("type") == "text"])
+    results = [b for b in blocks if b.get("type") == "tool_result"]
+    choice = body.get("tool_choice") or {}
+    if body.get("tools") and not results and choice.get("type") != "none":
+        name = choice.get("name") or body["tools"][0]["name"]
+        return [{"type": "tool_use", "id": "toolu_" + uuid.uuid4().hex[:24], "name": name,
+                 "input": {"query": text}}], "tool_use"
+    reply = ("tool said: " + text_of(results)) if results else "echo: " + text
+    if ((body.get("output_config") or {}).get("format") or {}).get("type") == "json_schema":
+        reply = json.dumps({"echo": reply})
+    words = reply.split(" ")
+    if len(words) > body["max_tokens"]:
+        return [{"type": "text", "text": " ".join(words[:body["max_tokens"]])}], "max_tokens"
+    return [{"type": "text", "text": reply}], "end_turn"
+
+
+def message_for(body):
+    """A whole ``message`` object for a request body."""
+    content, stop_reason = reply_for(body)
+    prompt = text_of(body.get("system") or "") + " " + " ".join(
+        text_of(m["content"]) for m in body["messages"])
+    output = sum(count_tokens(b.get("text") or json.dumps(b.get("input"))) for b in content)
+    return {"id": "msg_" + uuid.uuid4().hex[:24], "type": "message", "role": "assistant",
+            "model": body["model"], "content": content, "stop_reason": stop_reason,
+            "stop_sequence": None,
+            "usage": {"input_tokens": count_tokens(prompt), "cache_creation_input_tokens": 0,
+                      "cache_read_input_tokens": 0, "output_tokens": output,
+                      "service_tier": "standard"}}
+
+
+def pieces(text, size):
+    """text cut into pieces of ``size`` characters."""
+    return [text[i:i + size] for i in range(0, len(text), size)] or [""]
+
+
+def stream_events(message):
+    """The SSE events of a streamed ``message``."""
+    start = dict(message, content=[], stop_reason=None,
+                 usage=dict(message["usage"], output_tokens=1))
+    events = [{"type": "message_start", "message": start}, {"type": "ping"}]
+    for index, block in enumerate(message["content"]):
+        if block["type"] == "text":
+            events.append({"type": "content_block_start", "index": index,
+                           "content_block": {"type": "text", "text": ""}})
+            events += [{"type": "content_block_delta", "index": index,
+                        "delta": {"type": "text_delta", "text": p}}
+                       for p in pieces(block["text"], 6)]
+        else:
+            events.append({"type": "content_block_start", "index": index,
+                           "content_block": dict(block, input={})})
+            events += [{"type": "content_block_delta", "index": index,
+                        "delta": {"type": "input_json_delta", "partial_json": p}}
+                       for p in [""] + pieces(json.dumps(block["input"]), 8)]
+        events.append({"type": "content_block_stop", "index": index})
+    events.append({"type": "message_delta",
+                   "delta": {"stop_reason": message["stop_reason"], "stop_sequence": None},
+                   "usage": {"output_tokens": message["usage"]["output_tokens"]}})
+    events.append({"type": "message_stop"})
+    return events
+
+
+class Handler(BaseHTTPRequestHandler):
+    """Routes API calls to the fake model, after any scripted behaviour."""
+
+    protocol_version = "HTTP/1.1"
+    server_version = "FakeAnthropic/1.0"
+
+    def log_message(self, format, *args):  # noqa: A002 - stdlib signature
+        """Silence the per-request stderr line."""
+
+    def do_GET(self):  # noqa: N802 - stdlib naming
+        """Handle GET."""
+        self.dispatch()
+
+    def do_POST(self):  # noqa: N802
+        """Handle POST."""
+        self.dispatch()
+
+    def send(self, status, payload, content_type="application/json", headers=None):
+        """Answer with a complete body."""
+        data = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("request-id", "req_" + uuid.uuid4().hex[:24])
+        for name, value in (headers or {}).items():
+            self.send_header(name, str(value))
+        self.end_headers()
+        self.wfile.write(data)
+        self.wfile.flush()
+
+    def send_stream(self, events, abort=False):
+        """SSE over a chunked body; dict events are framed with their ``event:`` name."""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("Cache-Control", "no-cache")
+        self.end_headers()
+        for event in events:
+            data = event.encode() if isinstance(event, str) else (
+                f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode())
+            try:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+                self.wfile.flush()
+            except OSError:
+                self.close_connection = True
+                return
+        if abort:
+            self.close_connection = True
+            return
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+    def dispatch(self):
+        """Control routes, else record + script + fake API."""
+        path = urlsplit(self.path).path
+        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if path.startswith("/_fake/"):
+            return self.control(path, raw)
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
+        with STATE.lock:
+            STATE.requests.append({"method": self.command, "path": path, "body": body,
+                                   "headers": {k.lower(): v for k, v in self.headers.items()}})
+            script = STATE.scripts.popleft() if STATE.scripts else {}
+        if script.get("close"):
+            self.close_connection = True
+            return None
+        if "stream_events" in script:
+            return self.send_stream(script["stream_events"], script.get("abort", False))
+        if "raw" in script:
+            return self.send(script.get("status", 200), script["raw"],
+                             script.get("content_type", "text/html"), script.get("headers"))
+        if "status" in script:
+            return self.send(script["status"], script.get("json", ""),
+                             headers=script.get("headers"))
+        return self.api(path, body)
+
+    def control(self, path, raw):
+        """The /_fake/* test hooks."""
+        with STATE.lock:
+            if path == "/_fake/requests":
+                return self.send(200, list(STATE.requests))
+            if path == "/_fake/reset":
+                STATE.requests.clear()
+                STATE.scripts.clear()
+                return self.send(200, {"ok": True})
+            if path == "/_fake/script":
+                STATE.scripts.extend(json.loads(raw))
+                return self.send(200, {"ok": True})
+        return self.send(404, error_body("not_found_error", f"Unknown control route {path}"))
+
+    def api(self, path, body):
+        """POST /v1/messages."""
+        if self.command != "POST" or path != "/v1/messages":
+            return self.send(404, error_body("not_found_error", f"Not found: {path}"))
+        key = self.headers.get("x-api-key")
+        if not key:
+            return self.send(401, error_body("authentication_error",
+                                             "x-api-key header is required"))
+        if key == BAD_KEY:
+            return self.send(401, error_body("authentication_error", "invalid x-api-key"))
+        if not self.headers.get("anthropic-version"):
+            return self.send(400, error_body("invalid_request_error",
+                                             "anthropic-version: header is required"))
+        if not isinstance(body, dict):
+            return self.send(400, error_body("invalid_request_error",
+                                             "There was an issue with the request body"))
+        problem = check(body)
+        if problem:
+            return self.send(400, error_body("invalid_request_error", problem))
+        message = message_for(body)
+        if body.get("stream"):
+            return self.send_stream(stream_events(message))
+        return self.send(200, message)
+
+
+class Server(ThreadingHTTPServer):
+    """Threaded, quiet about clients that hang up."""
+
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        """Dropped connections are normal here; anything else goes to stderr."""
+        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            super().handle_error(request, client_address)
+
+
+def main(argv=None):
+    """Serve until killed."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args(argv)
+    server = Server(("127.0.0.1", args.port), Handler)
+    print(f"LISTENING {server.server_address[1]}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+if __name__ == "__main__":
+    main()
