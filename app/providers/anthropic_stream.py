@@ -12,11 +12,10 @@ Translation is pure (``to_completion``, ``StreamTranslator.feed``, ``error_from`
 ``stream_chunks`` adds the reading: content type, a connection lost mid-body, no message_stop.
 """
 import orjson
-import requests
 
 from app import errors
 from app.providers import common
-from app.providers.base import scrub
+from app.providers.base import read_stream, scrub
 from app.streaming import sse_events
 
 NAME = "anthropic"
@@ -122,7 +121,7 @@ def stream_chunks(call, response):
             "not an event stream")
     translator = StreamTranslator(call.deployment.upstream_model,
                                   common.wants_usage(call.body), scrubber(call))
-    for _name, data in sse_events(_read(response)):
+    for _name, data in sse_events(read_stream(response, NAME)):
         event = parse_event(data)
         yield from translator.feed(event)
         if event.get("type") in ("message_delta", "message_stop"):
@@ -130,17 +129,6 @@ def stream_chunks(call, response):
         if translator.done:
             return
     raise errors.BadGatewayError(f"{NAME} closed the stream before message_stop")
-
-
-def _read(response):
-    # A connection lost mid-body is the provider's failure (502/504), not an internal error.
-    try:
-        yield from response.iter_content(chunk_size=None)
-    except requests.exceptions.Timeout:
-        raise errors.GatewayTimeoutError(f"{NAME} stopped sending mid-stream") from None
-    except requests.exceptions.RequestException as exc:
-        raise errors.BadGatewayError(
-            f"{NAME} closed the stream before message_stop ({type(exc).__name__})") from None
 
 
 class StreamTranslator:

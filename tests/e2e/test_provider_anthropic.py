@@ -258,5 +258,5 @@ def test_stream_cut_before_message_stop(client, fake):
                                               "model": "m", "usage": {"input_tokens": 1,
                                                                       "output_tokens": 1}}},
         {"type": "ping"}], "abort": True})
-    with pytest.raises(openai.APIError, match="message_stop"):
+    with pytest.raises(openai.APIError, match="broke the stream"):
         list(client.chat.completions.create(model="claude", messages=HELLO, stream=True))
