@@ -29,8 +29,8 @@ class OpenAICompatible(Provider):
 
     def prepare(self, deployment):
         """Resolve base URL, key and static headers once, from the deployment or the env."""
-        base = deployment.api_base or _first_env(self.host.base_env) or self.host.base
-        key = deployment.api_key or _first_env(self.host.key_env)
+        base = deployment.api_base or first_env(self.host.base_env) or self.host.base
+        key = deployment.api_key or first_env(self.host.key_env)
         headers = {"Content-Type": "application/json"}
         if key:
             headers["Authorization"] = f"Bearer {key}"
@@ -50,7 +50,7 @@ class OpenAICompatible(Provider):
                 "set litellm_params.api_base", param="api_base")
         headers = target.headers
         if ov.api_key or ov.api_base or ov.organization or ov.extra_headers:
-            headers = _override_headers(headers, ov)
+            headers = override_headers(headers, ov)
         if self.host.key_required and not _has_auth(headers):
             raise errors.AuthenticationError(
                 f"No API key for {self.name}: set litellm_params.api_key or "
@@ -77,9 +77,9 @@ class OpenAICompatible(Provider):
         for _name, data in sse_events(read_stream(response, self.name)):
             if data == b"[DONE]":
                 return
-            chunk = _chunk(data, self.name)
+            chunk = parse_chunk(data, self.name)
             if "error" in chunk:
-                raise _stream_error(call, chunk["error"])
+                raise stream_error(call, chunk["error"])
             if chunk.get("usage"):
                 call.usage = chunk["usage"]
             yield data
@@ -101,7 +101,7 @@ class OpenAICompatible(Provider):
                                     retry_after=retry_after)
 
 
-def _first_env(names):
+def first_env(names):
     for name in names:
         value = os.environ.get(name)
         if value:
@@ -113,7 +113,7 @@ def _has_auth(headers):
     return "Authorization" in headers or any(k.lower() == "authorization" for k in headers)
 
 
-def _override_headers(headers, ov):
+def override_headers(headers, ov):
     headers = dict(headers)
     if ov.api_base and not ov.api_key:
         # Never hand the deployment's own key to a base the client chose.
@@ -129,7 +129,7 @@ def _override_headers(headers, ov):
     return headers
 
 
-def _chunk(data, who):
+def parse_chunk(data, who):
     try:
         chunk = orjson.loads(data)
     except orjson.JSONDecodeError:
@@ -139,7 +139,7 @@ def _chunk(data, who):
     return chunk
 
 
-def _stream_error(call, err):
+def stream_error(call, err):
     if not isinstance(err, dict):
         return errors.BadGatewayError("upstream error in stream")
     status = err.get("status") if isinstance(err.get("status"), int) else 500
