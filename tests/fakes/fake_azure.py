@@ -1,0 +1,344 @@
+"""A fake Azure OpenAI resource for end-to-end tests (stdlib only).
+
+Run ``python tests/fakes/fake_azure.py --port 0``: it binds 127.0.0.1, prints ``LISTENING <port>``
+and answers like an Azure OpenAI resource endpoint:
+
+    POST /openai/deployments/{deployment}/chat/completions?api-version=...
+         chat.completion with prompt_filter_results / content_filter_results; with
+         ``stream: true`` Azure's SSE: a first prompt-filter chunk with empty choices, id and
+         model, content (or tool-call) chunks, a filter annotation chunk, the finish chunk, a
+         usage chunk when stream_options.include_usage, then [DONE]. With ``tools`` it calls
+         the first tool with {"location": <last user text>}.
+    POST /openai/deployments/{deployment}/embeddings?api-version=...   float or base64
+    POST /openai/deployments/{deployment}/completions?api-version=...
+
+    no api-key / Bearer -> 401; api-key "bad-key" -> 401; no api-version -> 404 Resource not
+    found; deployment "missing" -> 404 DeploymentNotFound; a message containing "FILTER_ME" ->
+    400 content_filter (ResponsibleAIPolicyViolation).
+
+Test control (never recorded): GET /_fake/requests, POST /_fake/reset, POST /_fake/script with a
+JSON list of behaviours, one per API request:
+
+    {"status": 429, "headers": {...}, "json": {...}}     canned answer
+    {"stream_events": ["{...}", ...], "done": false}      SSE events, [DONE] only if done
+    {"close": true}                                        drop the socket without answering
+"""
+import argparse
+import base64
+import collections
+import hashlib
+import json
+import re
+import struct
+import sys
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+ROUTE = re.compile(r"^/openai/deployments/(?P<deployment>[^/]+)/"
+                   r"(?P<op>chat/completions|embeddings|completions)$")
+MODEL = "gpt-4o-2024-08-06"
+SAFE = {name: {"filtered": False, "severity": "safe"}
+        for name in ("hate", "self_harm", "sexual", "violence")}
+FILTERED = {**SAFE, "violence": {"filtered": True, "severity": "medium"}}
+
+
+class State:
+    """Recorded requests and queued behaviours, shared by the handler threads."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.requests = []
+        self.scripts = collections.deque()
+
+
+STATE = State()
+
+
+def azure_error(code, message, **extra):
+    """Azure's error object."""
+    return {"error": {"code": code, "message": message, **extra}}
+
+
+def text_of(content):
+    """The text of a message content (a string or a list of parts)."""
+    if isinstance(content, list):
+        return " ".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return content if isinstance(content, str) else ""
+
+
+def last_user_text(messages):
+    """The text of the last user message."""
+    for message in reversed(messages or []):
+        if isinstance(message, dict) and message.get("role") == "user":
+            return text_of(message.get("content"))
+    return ""
+
+
+def count(text):
+    """One token per word (at least one)."""
+    return max(1, len(str(text).split()))
+
+
+def usage(body, completion):
+    """Azure's usage object, with details as the service sends them."""
+    prompt = sum(count(text_of(m.get("content"))) for m in body.get("messages") or [])
+    return {"completion_tokens": completion,
+            "completion_tokens_details": {"accepted_prediction_tokens": 0, "audio_tokens": 0,
+                                          "reasoning_tokens": 0, "rejected_prediction_tokens": 0},
+            "prompt_tokens": prompt,
+            "prompt_tokens_details": {"audio_tokens": 0, "cached_tokens": 0},
+            "total_tokens": prompt + completion}
+
+
+def prompt_filter():
+    """The prompt_filter_results list Azure attaches to answers."""
+    return [{"prompt_index": 0, "content_filter_results": {
+        **SAFE, "jailbreak": {"filtered": False, "detected": False}}}]
+
+
+def tool_call(body):
+    """The tool call the fake makes when the request offers tools."""
+    name = body["tools"][0]["function"]["name"]
+    args = json.dumps({"location": last_user_text(body.get("messages"))})
+    return {"id": "call_" + uuid.uuid4().hex[:24], "type": "function",
+            "function": {"name": name, "arguments": args}}
+
+
+def chat_completion(body):
+    """A non-streamed chat.completion."""
+    message = {"annotations": [], "content": "echo: " + last_user_text(body.get("messages")),
+               "refusal": None, "role": "assistant"}
+    finish = "stop"
+    if body.get("tools"):
+        message.update(content=None, tool_calls=[tool_call(body)])
+        finish = "tool_calls"
+    return {"choices": [{"content_filter_results": SAFE, "finish_reason": finish, "index": 0,
+                         "logprobs": None, "message": message}],
+            "created": int(time.time()), "id": "chatcmpl-" + uuid.uuid4().hex[:29],
+            "model": MODEL, "object": "chat.completion",
+            "prompt_filter_results": prompt_filter(), "system_fingerprint": "fp_fakeazure",
+            "usage": usage(body, count(message["content"] or "x"))}
+
+
+def chat_chunks(body):
+    """Azure's stream events for a chat request."""
+    cid, created = "chatcmpl-" + uuid.uuid4().hex[:29], int(time.time())
+
+    def chunk(delta, finish=None, results=None):
+        return {"choices": [{"content_filter_results": results or {}, "delta": delta,
+                             "finish_reason": finish, "index": 0, "logprobs": None}],
+                "created": created, "id": cid, "model": MODEL,
+                "object": "chat.completion.chunk", "system_fingerprint": "fp_fakeazure"}
+
+    events = [{"choices": [], "created": 0, "id": "", "model": "", "object": "",
+               "prompt_filter_results": prompt_filter()}]
+    if body.get("tools"):
+        call = tool_call(body)
+        args = call["function"]["arguments"]
+        events.append(chunk({"content": None, "refusal": None, "role": "assistant",
+                             "tool_calls": [{"function": {"arguments": "", "name":
+                                                          call["function"]["name"]},
+                                             "id": call["id"], "index": 0,
+                                             "type": "function"}]}))
+        events += [chunk({"tool_calls": [{"function": {"arguments": args[i:i + 7]},
+                                          "index": 0}]}) for i in range(0, len(args), 7)]
+        events.append(chunk({}, "tool_calls"))
+    else:
+        reply = "echo: " + last_user_text(body.get("messages"))
+        events.append(chunk({"content": "", "refusal": None, "role": "assistant"}))
+        words = reply.split(" ")
+        events += [chunk({"content": (" " if i else "") + w}, results=SAFE)
+                   for i, w in enumerate(words)]
+        events.append({"choices": [{"content_filter_offsets": {
+            "check_offset": 0, "start_offset": 0, "end_offset": len(reply)},
+            "content_filter_results": SAFE, "finish_reason": None, "index": 0}],
+            "created": 0, "id": "", "model": "", "object": ""})
+        events.append(chunk({}, "stop"))
+    if (body.get("stream_options") or {}).get("include_usage"):
+        events.append({"choices": [], "created": created, "id": cid, "model": MODEL,
+                       "object": "chat.completion.chunk", "system_fingerprint": "fp_fakeazure",
+                       "usage": usage(body, 5)})
+    return events
+
+
+def vector(text, dimensions):
+    """Deterministic floats, exact in float32."""
+    digest = hashlib.sha256(str(text).encode()).digest()
+    while len(digest) < dimensions:
+        digest += hashlib.sha256(digest).digest()
+    return [(b - 128) / 256 for b in digest[:dimensions]]
+
+
+def embeddings(body):
+    """The embeddings list."""
+    inputs = body.get("input")
+    inputs = [inputs] if isinstance(inputs, str) else inputs
+    data = []
+    for index, item in enumerate(inputs):
+        vec = vector(item, int(body.get("dimensions") or 8))
+        if body.get("encoding_format") == "base64":
+            vec = base64.b64encode(struct.pack(f"<{len(vec)}f", *vec)).decode()
+        data.append({"embedding": vec, "index": index, "object": "embedding"})
+    tokens = sum(count(i) for i in inputs)
+    return {"data": data, "model": "text-embedding-3-small", "object": "list",
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
+
+
+def completion(body):
+    """A text_completion."""
+    text = "echo: " + str(body.get("prompt"))
+    return {"choices": [{"content_filter_results": SAFE, "finish_reason": "stop", "index": 0,
+                         "logprobs": None, "text": text}],
+            "created": int(time.time()), "id": "cmpl-" + uuid.uuid4().hex[:29],
+            "model": "gpt-35-turbo-instruct", "object": "text_completion",
+            "usage": {"completion_tokens": count(text), "prompt_tokens": 3,
+                      "total_tokens": count(text) + 3}}
+
+
+class Handler(BaseHTTPRequestHandler):
+    """One request; HTTP/1.1 keep-alive like the real service."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        """Quiet."""
+
+    def do_GET(self):  # noqa: N802 - http.server's naming
+        """Handle GET."""
+        self.dispatch()
+
+    def do_POST(self):  # noqa: N802
+        """Handle POST."""
+        self.dispatch()
+
+    def send(self, status, payload, content_type="application/json", headers=None):
+        """A complete JSON (or raw) body."""
+        data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("apim-request-id", str(uuid.uuid4()))
+        for name, value in (headers or {}).items():
+            self.send_header(name, str(value))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def send_stream(self, events, done=True):
+        """SSE over a chunked body."""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        lines = [e if isinstance(e, str) else json.dumps(e) for e in events]
+        for line in lines + (["[DONE]"] if done else []):
+            data = f"data: {line}\n\n".encode()
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+            self.wfile.flush()
+        self.wfile.write(b"0\r\n\r\n")
+
+    def dispatch(self):
+        """Control routes, else record, apply a script, or answer as Azure."""
+        url = urlsplit(self.path)
+        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if url.path.startswith("/_fake/"):
+            return self.control(url.path, raw)
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
+        query = parse_qs(url.query)
+        with STATE.lock:
+            STATE.requests.append({"method": self.command, "path": url.path, "query": query,
+                                   "headers": {k.lower(): v for k, v in self.headers.items()},
+                                   "body": body})
+            script = STATE.scripts.popleft() if STATE.scripts else {}
+        if script.get("close"):
+            self.close_connection = True
+            return None
+        if "stream_events" in script:
+            return self.send_stream(script["stream_events"], done=script.get("done", False))
+        if "status" in script:
+            return self.send(script["status"], script.get("json", {}),
+                             headers=script.get("headers"))
+        return self.api(url.path, query, body)
+
+    def control(self, path, raw):
+        """The /_fake/* hooks."""
+        with STATE.lock:
+            if path == "/_fake/requests":
+                return self.send(200, list(STATE.requests))
+            if path == "/_fake/reset":
+                STATE.requests.clear()
+                STATE.scripts.clear()
+                return self.send(200, {"ok": True})
+            if path == "/_fake/script":
+                STATE.scripts.extend(json.loads(raw))
+                return self.send(200, {"ok": True})
+        return self.send(404, azure_error("404", "Resource not found"))
+
+    def api(self, path, query, body):
+        """The Azure OpenAI data-plane routes."""
+        key = self.headers.get("api-key")
+        if not key and not (self.headers.get("Authorization") or "").startswith("Bearer "):
+            return self.send(401, azure_error(
+                "401", "Access denied due to missing subscription key. Make sure to include "
+                "subscription key when making requests to an API."))
+        if key == "bad-key":
+            return self.send(401, azure_error(
+                "401", "Access denied due to invalid subscription key or wrong API endpoint. "
+                "Make sure to provide a valid key for an active subscription and use a correct "
+                "regional API endpoint for your resource."))
+        route = ROUTE.match(path)
+        if self.command != "POST" or not route or not query.get("api-version"):
+            return self.send(404, azure_error("404", "Resource not found"))
+        if route["deployment"] == "missing":
+            return self.send(404, azure_error(
+                "DeploymentNotFound", "The API deployment for this resource does not exist. If "
+                "you created the deployment within the last 5 minutes, please wait a moment and "
+                "try again."))
+        if "FILTER_ME" in json.dumps(body):
+            return self.send(400, azure_error(
+                "content_filter", "The response was filtered due to the prompt triggering "
+                "Azure OpenAI's content management policy. Please modify your prompt and retry.",
+                type=None, param="prompt", status=400, innererror={
+                    "code": "ResponsibleAIPolicyViolation", "content_filter_result": FILTERED}))
+        if route["op"] == "embeddings":
+            return self.send(200, embeddings(body))
+        if route["op"] == "completions":
+            return self.send(200, completion(body))
+        if body.get("stream"):
+            return self.send_stream(chat_chunks(body))
+        return self.send(200, chat_completion(body))
+
+
+class Server(ThreadingHTTPServer):
+    """Threaded, quiet about clients that hang up."""
+
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        """Dropped connections are normal here."""
+        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            super().handle_error(request, client_address)
+
+
+def main(argv=None):
+    """Serve until killed."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args(argv)
+    server = Server(("127.0.0.1", args.port), Handler)
+    print(f"LISTENING {server.server_address[1]}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+if __name__ == "__main__":
+    main()
