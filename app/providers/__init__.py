@@ -28,7 +28,8 @@ REGISTRY.update({
 })
 # LiteLLM spellings that mean an existing provider.
 ALIASES = {"custom_openai": "openai", "text-completion-openai": "openai", "together": "together_ai",
-           "fireworks": "fireworks_ai", "vllm": "hosted_vllm", "grok": "xai"}
+           "fireworks": "fireworks_ai", "vllm": "hosted_vllm", "grok": "xai",
+           "cohere_chat": "cohere"}
 _ANTHROPIC_BARE = re.compile(r"^claude-")
 _OPENAI_BARE = re.compile(
     r"^(gpt-|o1|o3|o4|chatgpt-|text-embedding-|davinci|babbage|ft:|text-moderation|omni-moderation"

@@ -61,7 +61,7 @@ class AnthropicProvider(Provider):
 
     def prepare(self, deployment):
         """Messages URL, key and static headers, from the deployment or the environment."""
-        base = deployment.api_base or _first_env(BASE_ENV) or DEFAULT_BASE
+        base = deployment.api_base or common.first_env(BASE_ENV) or DEFAULT_BASE
         key = deployment.api_key or os.environ.get(KEY_ENV)
         headers = {"Content-Type": "application/json", "anthropic-version": API_VERSION}
         if key:
@@ -373,8 +373,3 @@ def _merge_headers(headers, extra):
     return headers
 
 
-def _first_env(names):
-    for name in names:
-        if os.environ.get(name):
-            return os.environ[name]
-    return None

@@ -19,7 +19,7 @@ from app import errors
 from app.providers import common
 from app.providers.base import Outbound, Target, read_stream, scrub
 from app.providers.hosts import ALL, Host
-from app.providers.openai import (DEFAULT_PARAMS, PATHS, OpenAICompatible, first_env,
+from app.providers.openai import (DEFAULT_PARAMS, PATHS, OpenAICompatible,
                                   override_headers, parse_chunk, stream_error)
 from app.streaming import sse_events
 
@@ -46,7 +46,7 @@ class AzureProvider(OpenAICompatible):
     def prepare(self, deployment):
         """Resolve base, credentials and API version once, from the deployment or the env."""
         base = deployment.api_base or os.environ.get("AZURE_API_BASE")
-        key = deployment.api_key or first_env(HOST.key_env)
+        key = deployment.api_key or common.first_env(HOST.key_env)
         token = deployment.params.get("azure_ad_token") or os.environ.get("AZURE_AD_TOKEN")
         headers = {"Content-Type": "application/json"}
         if deployment.api_key or not token:

@@ -5,6 +5,7 @@ Provider modules keep their own tables (finish reasons, roles); what is the same
 lives here once.
 """
 import base64
+import os
 import re
 import struct
 import time
@@ -16,6 +17,15 @@ from app import errors
 
 _DATA_URI = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(?:;[^;,]*)*),(?P<data>.*)$",
                        re.DOTALL)
+
+
+def first_env(names):
+    """The first of these environment variables that is set and not empty (read at start-up)."""
+    for name in names:
+        value = os.environ.get(name)
+        if value:
+            return value
+    return None
 
 
 def chat_id():

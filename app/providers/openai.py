@@ -4,11 +4,11 @@ The wire format is already OpenAI's, so translation is light: set the upstream m
 the body, check that what comes back is what OpenAI documents (a JSON object; an event stream of
 JSON chunks ending in [DONE]) and map errors.
 """
-import os
 
 import orjson
 
 from app import errors
+from app.providers import common
 from app.providers.base import Outbound, Provider, Target, json_or_502, read_stream, scrub
 from app.streaming import sse_events
 
@@ -29,8 +29,8 @@ class OpenAICompatible(Provider):
 
     def prepare(self, deployment):
         """Resolve base URL, key and static headers once, from the deployment or the env."""
-        base = deployment.api_base or first_env(self.host.base_env) or self.host.base
-        key = deployment.api_key or first_env(self.host.key_env)
+        base = deployment.api_base or common.first_env(self.host.base_env) or self.host.base
+        key = deployment.api_key or common.first_env(self.host.key_env)
         headers = {"Content-Type": "application/json"}
         if key:
             headers["Authorization"] = f"Bearer {key}"
@@ -101,12 +101,6 @@ class OpenAICompatible(Provider):
                                     retry_after=retry_after)
 
 
-def first_env(names):
-    for name in names:
-        value = os.environ.get(name)
-        if value:
-            return value
-    return None
 
 
 def _has_auth(headers):
