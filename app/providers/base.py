@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import orjson
 import requests
+from urllib3.exceptions import ReadTimeoutError
 
 from app import errors, http
 from app.overrides import EMPTY
@@ -178,9 +179,11 @@ def read_stream(response, who):
     """The body chunks of a streaming response; a lost connection is the provider's 502/504."""
     try:
         yield from response.iter_content(chunk_size=None)
-    except requests.exceptions.Timeout:
-        raise errors.GatewayTimeoutError(f"{who} stopped sending mid-stream") from None
     except requests.exceptions.RequestException as exc:
+        # Mid-body, requests reports a read timeout as a ConnectionError wrapping urllib3's.
+        if isinstance(exc, requests.exceptions.Timeout) \
+                or any(isinstance(a, ReadTimeoutError) for a in exc.args):
+            raise errors.GatewayTimeoutError(f"{who} stopped sending mid-stream") from None
         raise errors.BadGatewayError(f"{who} broke the stream ({type(exc).__name__})") from None
 
 

@@ -1,9 +1,361 @@
-"""AWS Bedrock Converse provider (not implemented yet: a placeholder so the registry names it)."""
-from app.providers.base import Provider
+"""AWS Bedrock: chat through the Converse / ConverseStream APIs, embeddings through InvokeModel.
+
+Requests are signed with SigV4 by botocore (or carry a Bedrock API key as a Bearer token);
+ConverseStream answers in AWS's binary event-stream framing, read with botocore's parser.
+botocore is imported lazily: it costs ~25 MB and start-up time in gateways without Bedrock.
+Chat translation lives in ``bedrock_convert``; the small Titan / Cohere embedding
+translation is here, next to the one-call-per-batch flow it needs.
+"""
+import functools
+import logging
+import os
+import re
+from dataclasses import dataclass, field
+from urllib.parse import quote, urlsplit
+
+import orjson
+
+from app import errors
+from app.providers import bedrock_convert as convert
+from app.providers import common
+from app.providers.base import Call, Outbound, Provider, Target, json_or_502, read_stream, scrub
+
+log = logging.getLogger("switchboard")
+
+REGION_ENV = ("AWS_REGION_NAME", "AWS_REGION", "AWS_DEFAULT_REGION")
+ENDPOINT_ENV = "AWS_BEDROCK_RUNTIME_ENDPOINT"
+TOKEN_ENV = "AWS_BEARER_TOKEN_BEDROCK"
+STREAM_TYPE = "application/vnd.amazon.eventstream"
+TOKEN_COUNT_HEADER = "x-amzn-bedrock-input-token-count"
+# Deployment litellm_params that are request parameters (sent unless the request sets them).
+DEFAULT_PARAMS = ("temperature", "top_p", "max_tokens", "max_completion_tokens", "stop", "top_k",
+                  "reasoning_effort", "additionalModelRequestFields", *convert.PASSTHROUGH)
+EMBED_DEFAULT_PARAMS = ("dimensions", "input_type", "truncate", "normalize")
+_HOST_REGION = re.compile(r"bedrock-runtime(?:-fips)?\.([a-z0-9-]+)\.(?:vpce\.)?amazonaws\.com")
+# Bedrock answers auth failures with these types (HTTP 403); OpenAI clients expect a 401.
+_AUTH_TYPES = frozenset({"UnrecognizedClientException", "InvalidSignatureException",
+                         "ExpiredTokenException", "IncompleteSignatureException",
+                         "MissingAuthenticationTokenException", "InvalidClientTokenId",
+                         "SignatureDoesNotMatch"})
+_CONTEXT = re.compile(r"too long|too many (?:input |total )?tokens|context (?:length|window)"
+                      r"|maximum context|exceeds? the maximum (?:number of )?(?:input )?tokens",
+                      re.I)
+_SAFETY = re.compile(r"content filter|blocked by (?:the )?(?:content|guardrail)", re.I)
+# Exception frames of ConverseStream -> HTTP status of the same-named exception.
+_STREAM_STATUS = {"throttlingException": 429, "validationException": 400,
+                  "modelStreamErrorException": 424, "internalServerException": 500,
+                  "serviceUnavailableException": 503}
+
+
+@dataclass(frozen=True)
+class BedrockTarget(Target):
+    """What one Bedrock deployment needs: endpoint, region, model id and credentials."""
+
+    region: str = "us-east-1"
+    model_id: str = ""
+    embed_defaults: dict = field(default_factory=dict)
+    credentials: object = None  # botocore Credentials (static or refreshable), or None
 
 
 class BedrockProvider(Provider):
     """AWS Bedrock Converse."""
 
+    endpoints = frozenset({"chat", "embeddings"})
+
     def __init__(self, name="bedrock"):
         self.name = name
+
+    def prepare(self, deployment):
+        """Resolve endpoint, region and credentials once (the AWS chain is read here only)."""
+        params = deployment.params
+        region = params.get("aws_region_name") or common.first_env(REGION_ENV)
+        base = deployment.api_base or params.get("aws_bedrock_runtime_endpoint") \
+            or os.environ.get(ENDPOINT_ENV)
+        if not base and region:
+            base = f"https://bedrock-runtime.{region}.amazonaws.com"
+        token = deployment.api_key or os.environ.get(TOKEN_ENV)
+        model_id = deployment.upstream_model
+        model_id = model_id[len("converse/"):] if model_id.startswith("converse/") else model_id
+        return BedrockTarget(
+            base.rstrip("/") if base else None, token,
+            {"Content-Type": "application/json", **(deployment.extra_headers or {})},
+            {k: params[k] for k in DEFAULT_PARAMS if k in params},
+            region=region or _region_of(base) or "us-east-1", model_id=model_id,
+            embed_defaults={k: params[k] for k in EMBED_DEFAULT_PARAMS if k in params},
+            credentials=None if token else _credentials(deployment.model_name, params))
+
+    # -- requests --------------------------------------------------------------------------------
+
+    def build_request(self, call):
+        """The signed Converse, ConverseStream or InvokeModel request for a call."""
+        target, ov = call.target, call.overrides
+        base = (ov.api_base or "").rstrip("/") or target.base
+        if not base:
+            raise errors.InvalidRequestError(
+                f"Deployment {call.deployment.model_name!r} (bedrock) has no region: set "
+                "litellm_params.aws_region_name (or AWS_REGION_NAME), or api_base",
+                param="aws_region_name")
+        headers = dict(target.headers)
+        if call.endpoint == "chat":
+            action = "converse-stream" if call.stream else "converse"
+            body = convert.converse_request(call, target.defaults, target.model_id)
+        else:
+            action = "invoke"
+            family = embedding_family(target.model_id)
+            body = embedding_request(call, family, target.model_id, target.embed_defaults)
+            headers["Accept"] = "application/json"
+        url = f"{base}/model/{quote(target.model_id, safe='-._~')}/{action}"
+        for name, value in (ov.extra_headers or {}).items():
+            for existing in [k for k in headers if k.lower() == name.lower()]:
+                del headers[existing]
+            headers[name] = value
+        data = orjson.dumps(body)
+        # A client-chosen base never receives the deployment's API key (SigV4 is bound to host).
+        token = ov.api_key or (None if ov.api_base else target.api_key)
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+            return Outbound(url, headers, data)
+        region = (_region_of(base) if ov.api_base else None) or target.region
+        return Outbound(url, sign(target.credentials, region, url, headers, data), data)
+
+    def complete(self, call):
+        """Chat through the shared flow; embeddings as one InvokeModel call per batch."""
+        if call.endpoint != "embeddings":
+            return super().complete(call)
+        family = embedding_family(call.target.model_id)
+        vectors, tokens = [], 0
+        for batch in embedding_batches(family, embedding_inputs(call.body)):
+            part = Call(call.endpoint, {**call.body, "input": batch}, call.overrides)
+            part.bind((call.deployment, call.provider, call.target), call.session, call.timeout,
+                      call.drop_params)
+            resp = self._send(part, stream=False)
+            call.api_key = part.api_key
+            found, count = embeddings_of(family, json_or_502(resp.content, self.name), len(batch))
+            vectors += found
+            tokens += count if count is not None else int(resp.headers.get(TOKEN_COUNT_HEADER)
+                                                          or 0)
+        result = common.embeddings_response(vectors, call.target.model_id, tokens,
+                                            call.body.get("encoding_format"))
+        call.usage = result["usage"]
+        return result
+
+    def parse_response(self, call, content):
+        """Converse JSON -> chat.completion."""
+        result = convert.chat_response(json_or_502(content, self.name), call.target.model_id)
+        call.usage = result["usage"]
+        return result
+
+    def iter_events(self, call, response):
+        """ConverseStream event-stream frames -> OpenAI chunks; raises if the stream breaks."""
+        ctype = response.headers.get("content-type", "")
+        if not ctype.startswith(STREAM_TYPE):
+            raise errors.BadGatewayError(
+                f"{self.name} answered a stream request with {ctype or 'no content type'}, "
+                "not an AWS event stream")
+        translator = convert.StreamTranslator(call.target.model_id, common.wants_usage(call.body))
+        for message in _frames(read_stream(response, self.name)):
+            headers = message.headers
+            kind = headers.get(":message-type", "event")
+            if kind == "exception":
+                raise stream_error(call, headers.get(":exception-type"), message.payload)
+            if kind == "error":
+                raise errors.BadGatewayError(scrub(call, f"{self.name} stream error "
+                                                   f"{headers.get(':error-code')}: "
+                                                   f"{headers.get(':error-message')}"))
+            yield from translator.event(headers.get(":event-type"), _payload(message.payload))
+            if translator.usage:
+                call.usage = translator.usage
+            if translator.done:
+                return
+        # metadata (usage) is always the last event: without it the stream was cut short.
+        raise errors.BadGatewayError(f"{self.name} closed the stream before it was complete")
+
+    def parse_error(self, call, status, content, headers):
+        """Bedrock's error (x-amzn-ErrorType + {"message"}) -> the exception tree."""
+        try:
+            data = orjson.loads(content)
+        except orjson.JSONDecodeError:
+            data = None
+        data = data if isinstance(data, dict) else {}
+        kind = (headers.get("x-amzn-errortype") or data.get("__type") or "").split(":")[0]
+        kind = kind.rsplit("#", 1)[-1]
+        message = data.get("message") or data.get("Message") \
+            or content.decode("utf-8", "replace")[:500] or f"{self.name} error (HTTP {status})"
+        return map_error(status, kind, scrub(call, str(message)), headers.get("retry-after"))
+
+
+# -- embeddings (InvokeModel) ---------------------------------------------------------------------
+
+COHERE_BATCH = 96  # Cohere Embed on Bedrock takes at most 96 texts per call
+
+
+def embedding_family(model_id):
+    """"titan" or "cohere" for an embedding model id (ARNs and profiles included)."""
+    if "titan-embed" in model_id:
+        return "titan"
+    if "cohere.embed" in model_id:
+        return "cohere"
+    raise errors.InvalidRequestError(
+        f"Bedrock embeddings support amazon.titan-embed-* and cohere.embed-* models, "
+        f"not {model_id!r}", param="model")
+
+
+def embedding_inputs(body):
+    """The input strings of an embeddings request (token arrays are refused)."""
+    inputs = body["input"]
+    inputs = [inputs] if isinstance(inputs, str) else inputs
+    if not all(isinstance(i, str) for i in inputs):
+        raise errors.InvalidRequestError(
+            "Bedrock embeddings take text input, not token arrays", param="input")
+    return inputs
+
+
+def embedding_batches(family, inputs):
+    """Titan embeds one text per call; Cohere up to 96."""
+    size = 1 if family == "titan" else COHERE_BATCH
+    return [inputs[i:i + size] for i in range(0, len(inputs), size)]
+
+
+def embedding_request(call, family, model_id, defaults):
+    """The InvokeModel body for one batch (``call.body["input"]`` is the batch)."""
+    body = {**defaults, **call.body}
+    texts, dims = body["input"], body.get("dimensions")
+    if family == "titan":
+        return _titan_request(call, body, texts[0], dims, model_id)
+    req = {"texts": texts, "input_type": body.get("input_type") or "search_document",
+           "embedding_types": ["float"]}
+    if body.get("truncate"):
+        req["truncate"] = body["truncate"]
+    if dims is not None:
+        if "embed-v4" not in model_id:
+            common.unsupported(call, body, "dimensions", convert.PROVIDER)
+        else:
+            req["output_dimension"] = dims
+    return req
+
+
+def _titan_request(call, body, text, dims, model_id):
+    req = {"inputText": text}
+    if "titan-embed-text-v2" in model_id:
+        if dims is not None:
+            req["dimensions"] = dims
+        req["normalize"] = body.get("normalize", True)
+    elif "titan-embed-image" in model_id:
+        if dims is not None:
+            req["embeddingConfig"] = {"outputEmbeddingLength": dims}
+    elif dims is not None:  # Titan text v1 takes nothing but the text
+        common.unsupported(call, body, "dimensions", convert.PROVIDER)
+    return req
+
+
+def embeddings_of(family, data, count):
+    """(vectors, token count or None) from a Titan or Cohere InvokeModel response."""
+    if family == "titan":
+        vectors = [data.get("embedding")]
+        tokens = data.get("inputTextTokenCount")
+    else:
+        found = data.get("embeddings")
+        vectors = found.get("float") if isinstance(found, dict) else found
+        tokens = None
+    if not isinstance(vectors, list) or len(vectors) != count \
+            or not all(isinstance(v, list) for v in vectors):
+        raise errors.BadGatewayError("Bedrock answered without the expected embeddings")
+    return vectors, tokens
+
+
+def map_error(status, kind, message, retry_after=None):
+    """One Bedrock error (HTTP status, exception name, message) as a SwitchboardError."""
+    text = f"{kind}: {message}" if kind else message
+    if kind in _AUTH_TYPES:
+        return errors.AuthenticationError(text)
+    if kind in ("ThrottlingException", "ServiceQuotaExceededException") or status == 429:
+        return errors.RateLimitError(text, retry_after=retry_after)
+    if status == 400 and _CONTEXT.search(message):
+        return errors.ContextLengthExceededError(text)
+    if status == 400 and _SAFETY.search(message):
+        return errors.ContentPolicyError(text)
+    if kind == "ModelErrorException" or status == 424:  # the model itself failed
+        return errors.BadGatewayError(text)
+    return errors.from_upstream(status, text, retry_after=retry_after)
+
+
+def stream_error(call, exception_type, payload):
+    """A ConverseStream exception frame as a SwitchboardError."""
+    try:
+        message = orjson.loads(payload).get("message")
+    except (orjson.JSONDecodeError, AttributeError):
+        message = None
+    message = scrub(call, str(message or payload.decode("utf-8", "replace")[:500]))
+    status = _STREAM_STATUS.get(exception_type, 500)
+    name = (exception_type or "error")[:1].upper() + (exception_type or "error")[1:]
+    return map_error(status, name, message)
+
+
+def sign(credentials, region, url, headers, data):
+    """Headers with SigV4 added (Authorization, X-Amz-Date, X-Amz-Security-Token)."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+
+    if credentials is None:
+        raise errors.AuthenticationError(
+            "No AWS credentials for bedrock: set aws_access_key_id / aws_secret_access_key "
+            "(or aws_profile_name) in litellm_params, the AWS_* environment, or an API key")
+    request = AWSRequest(method="POST", url=url, data=data, headers=headers)
+    # Refreshable credentials (profiles with SSO, instance roles) renew here when due.
+    SigV4Auth(credentials.get_frozen_credentials(), "bedrock", region).add_auth(request)
+    return dict(request.headers.items())
+
+
+def _credentials(model_name, params):
+    """Static credentials from the deployment, else the standard AWS chain (env, profile...)."""
+    from botocore.credentials import Credentials
+
+    key, secret = params.get("aws_access_key_id"), params.get("aws_secret_access_key")
+    if key and secret:
+        return Credentials(key, secret, params.get("aws_session_token"))
+    found = _chain_credentials(params.get("aws_profile_name"))
+    if found is None:
+        log.warning("bedrock deployment %r: no AWS credentials found (deployment, AWS_* "
+                    "environment, profile or instance role)", model_name)
+    return found
+
+
+@functools.lru_cache(maxsize=None)
+def _chain_credentials(profile):
+    # Once per profile and worker: off AWS, the chain's instance-metadata probe takes seconds.
+    import botocore.exceptions
+    import botocore.session
+
+    try:
+        return botocore.session.Session(profile=profile).get_credentials()
+    except botocore.exceptions.BotoCoreError as exc:
+        log.warning("AWS profile %r: %s", profile, exc)
+        return None
+
+
+def _frames(chunks):
+    """Decoded event-stream messages; a malformed frame is the provider's 502."""
+    from botocore.eventstream import EventStreamBuffer, ParserError
+
+    buffer = EventStreamBuffer()
+    try:
+        for chunk in chunks:
+            buffer.add_data(chunk)
+            yield from buffer
+    except ParserError:
+        raise errors.BadGatewayError("bedrock sent a malformed event-stream frame") from None
+
+
+def _payload(payload):
+    try:
+        data = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        raise errors.BadGatewayError("bedrock sent a stream event that is not JSON") from None
+    if not isinstance(data, dict):
+        raise errors.BadGatewayError("bedrock sent a stream event that is not a JSON object")
+    return data
+
+
+def _region_of(base):
+    match = _HOST_REGION.search(urlsplit(base).hostname or "") if base else None
+    return match.group(1) if match else None

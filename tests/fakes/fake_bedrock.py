@@ -1,0 +1,428 @@
+"""A fake AWS Bedrock Runtime for end-to-end tests (stdlib only).
+
+Run ``python tests/fakes/fake_bedrock.py --port 0``: it binds 127.0.0.1, prints
+``LISTENING <port>`` and answers with Bedrock's wire formats:
+
+    POST /model/{modelId}/converse          Converse JSON (echo, tool calls, guardrail)
+    POST /model/{modelId}/converse-stream   the same as AWS binary event-stream frames
+    POST /model/{modelId}/invoke            Titan / Cohere embeddings
+
+Every API request must carry a valid SigV4 signature (service ``bedrock``) made with one of
+CREDENTIALS, checked here with the AWS algorithm re-implemented on hashlib/hmac, or
+``Authorization: Bearer <BEARER_TOKEN>`` (a Bedrock API key). Errors look like AWS's:
+``x-amzn-ErrorType`` header plus ``{"message": ...}``.
+
+Behaviour by the last user text: contains "weather" (with tools) -> a get_weather toolUse;
+"forbidden" -> guardrail_intervened. Test control (never recorded):
+
+    GET  /_fake/requests   every API request: method, path (raw), headers, body, auth check
+    POST /_fake/reset      forget requests and scripts
+    POST /_fake/script     queue behaviours (JSON list, FIFO, one per API request):
+        {"status": 429, "error_type": "ThrottlingException", "message": "...", "headers": {}}
+        {"json": {...}}                              canned 200 JSON answer
+        {"events": [{"event": "messageStart", "payload": {...}},
+                    {"exception": "throttlingException", "payload": {"message": "..."}},
+                    {"garbage": true}], "abort": false}   scripted stream frames
+"""
+import argparse
+import collections
+import hashlib
+import hmac
+import json
+import re
+import struct
+import sys
+import threading
+import uuid
+import zlib
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import quote, unquote, urlsplit
+
+CREDENTIALS = {"AKIDFAKEEXAMPLE": "fake/secret/key+EXAMPLE"}
+BEARER_TOKEN = "bedrock-api-key-fake"
+ACCESS_KEY_PATTERN = re.compile(
+    r"^AWS4-HMAC-SHA256 Credential=(?P<key>[^/]+)/(?P<date>\d{8})/(?P<region>[a-z0-9-]+)/"
+    r"bedrock/aws4_request, SignedHeaders=(?P<signed>[a-z0-9;-]+), "
+    r"Signature=(?P<sig>[0-9a-f]{64})$")
+PATH = re.compile(r"^/model/(?P<model>[^/]+)/(?P<action>converse|converse-stream|invoke)$")
+PAD = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+GUARDRAIL_TEXT = "Sorry, the model cannot answer this question."
+
+
+class State:
+    """Recorded requests and queued behaviours, shared by the handler threads."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.requests = []
+        self.scripts = collections.deque()
+
+    def next_script(self):
+        """The next queued behaviour, or None."""
+        with self.lock:
+            return self.scripts.popleft() if self.scripts else None
+
+
+STATE = State()
+
+
+# -- AWS event-stream framing -------------------------------------------------------------------
+
+def encode_headers(headers):
+    """Event-stream headers, all of type 7 (string)."""
+    out = b""
+    for name, value in headers.items():
+        raw_name, raw_value = name.encode(), value.encode()
+        out += struct.pack(">B", len(raw_name)) + raw_name + b"\x07"
+        out += struct.pack(">H", len(raw_value)) + raw_value
+    return out
+
+
+def frame(headers, payload):
+    """One event-stream message: prelude (lengths + CRC), headers, payload, message CRC."""
+    raw_headers = encode_headers(headers)
+    total = 12 + len(raw_headers) + len(payload) + 4
+    prelude = struct.pack(">II", total, len(raw_headers))
+    prelude += struct.pack(">I", zlib.crc32(prelude))
+    message = prelude + raw_headers + payload
+    return message + struct.pack(">I", zlib.crc32(message))
+
+
+def event_frame(event_type, payload):
+    """A ConverseStream event, padded with "p" like AWS does against length side channels."""
+    body = dict(payload, p=PAD[:(len(json.dumps(payload)) * 7) % len(PAD) + 1])
+    return frame({":event-type": event_type, ":content-type": "application/json",
+                  ":message-type": "event"}, json.dumps(body, separators=(",", ":")).encode())
+
+
+def exception_frame(exception_type, payload):
+    """A ConverseStream exception message (e.g. throttlingException)."""
+    return frame({":exception-type": exception_type, ":content-type": "application/json",
+                  ":message-type": "exception"}, json.dumps(payload).encode())
+
+
+# -- SigV4 check --------------------------------------------------------------------------------
+
+def _hmac(key, msg):
+    return hmac.new(key, msg.encode(), hashlib.sha256).digest()
+
+
+def check_sigv4(method, raw_path, headers, body):
+    """None when the SigV4 Authorization is valid, else (error type, message)."""
+    auth = headers.get("authorization", "")
+    match = ACCESS_KEY_PATTERN.match(auth)
+    amz_date = headers.get("x-amz-date", "")
+    if not match or not re.fullmatch(r"\d{8}T\d{6}Z", amz_date):
+        return ("IncompleteSignatureException", "Authorization header requires 'Credential', "
+                "'Signature' and 'SignedHeaders' and an X-Amz-Date header. Authorization="
+                + auth.split(" ")[0])
+    secret = CREDENTIALS.get(match["key"])
+    if secret is None:
+        return "UnrecognizedClientException", "The security token included in the request is " \
+            "invalid."
+    signed = match["signed"].split(";")
+    if "host" not in signed or "x-amz-date" not in signed or amz_date[:8] != match["date"]:
+        return "IncompleteSignatureException", "host and x-amz-date must be signed"
+    canonical_headers = "".join(
+        f"{name}:{' '.join(headers.get(name, '').split())}\n" for name in signed)
+    canonical = "\n".join([method, quote(raw_path, safe="/~"), "", canonical_headers,
+                           match["signed"], hashlib.sha256(body).hexdigest()])
+    scope = f"{match['date']}/{match['region']}/bedrock/aws4_request"
+    to_sign = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope,
+                         hashlib.sha256(canonical.encode()).hexdigest()])
+    key = _hmac(("AWS4" + secret).encode(), match["date"])
+    for part in (match["region"], "bedrock", "aws4_request"):
+        key = _hmac(key, part)
+    if not hmac.compare_digest(hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest(),
+                               match["sig"]):
+        return "InvalidSignatureException", "The request signature we calculated does not " \
+            "match the signature you provided. Check your AWS Secret Access Key and signing " \
+            "method. Consult the service documentation for details."
+    return None
+
+
+# -- the fake model -----------------------------------------------------------------------------
+
+def count_tokens(text):
+    """One token per word (at least one)."""
+    return max(1, len(str(text).split()))
+
+
+def last_user_text(messages):
+    """The text blocks of the last user message."""
+    for message in reversed(messages or []):
+        if message.get("role") == "user":
+            return " ".join(b["text"] for b in message.get("content", []) if "text" in b)
+    return ""
+
+
+def prompt_tokens(body):
+    """Word count over system and message text blocks."""
+    blocks = list(body.get("system") or [])
+    for message in body.get("messages") or []:
+        blocks += message.get("content") or []
+    return sum(count_tokens(b["text"]) for b in blocks if "text" in b)
+
+
+def answer(body):
+    """(content blocks, stopReason) the fake model gives for a Converse body."""
+    text = last_user_text(body.get("messages"))
+    tools = (body.get("toolConfig") or {}).get("tools") or []
+    if "forbidden" in text:
+        return [{"text": GUARDRAIL_TEXT}], "guardrail_intervened"
+    if tools and ("weather" in text or "any" in (body["toolConfig"].get("toolChoice") or {})):
+        name = tools[0]["toolSpec"]["name"]
+        return [{"text": "Let me check."},
+                {"toolUse": {"toolUseId": "tooluse_" + uuid.uuid4().hex[:22], "name": name,
+                             "input": {"city": "Paris", "unit": "celsius"}}}], "tool_use"
+    return [{"text": "echo: " + text}], "end_turn"
+
+
+def usage_for(body, blocks):
+    """Converse usage for a request and the answer blocks."""
+    out = sum(count_tokens(b.get("text") or json.dumps(b.get("toolUse"))) for b in blocks)
+    prompt = prompt_tokens(body)
+    return {"inputTokens": prompt, "outputTokens": out, "totalTokens": prompt + out}
+
+
+def converse(body):
+    """A Converse response body."""
+    blocks, stop = answer(body)
+    return {"output": {"message": {"role": "assistant", "content": blocks}}, "stopReason": stop,
+            "usage": usage_for(body, blocks), "metrics": {"latencyMs": 42}}
+
+
+def stream_frames(body):
+    """The ConverseStream frames for a body."""
+    blocks, stop = answer(body)
+    frames = [event_frame("messageStart", {"role": "assistant"})]
+    for index, block in enumerate(blocks):
+        if "text" in block:
+            words = block["text"].split(" ")
+            for i in range(0, len(words), 3):
+                piece = " ".join(words[i:i + 3]) + (" " if i + 3 < len(words) else "")
+                frames.append(event_frame("contentBlockDelta", {
+                    "contentBlockIndex": index, "delta": {"text": piece}}))
+        else:
+            use = block["toolUse"]
+            frames.append(event_frame("contentBlockStart", {
+                "contentBlockIndex": index,
+                "start": {"toolUse": {"toolUseId": use["toolUseId"], "name": use["name"]}}}))
+            args = json.dumps(use["input"])
+            for piece in (args[:10], args[10:]):
+                frames.append(event_frame("contentBlockDelta", {
+                    "contentBlockIndex": index, "delta": {"toolUse": {"input": piece}}}))
+        frames.append(event_frame("contentBlockStop", {"contentBlockIndex": index}))
+    frames.append(event_frame("messageStop", {"stopReason": stop}))
+    frames.append(event_frame("metadata", {"usage": usage_for(body, blocks),
+                                           "metrics": {"latencyMs": 42}}))
+    return frames
+
+
+def embed_vector(text, dimensions):
+    """Deterministic floats, exact in float32."""
+    digest = hashlib.sha256(text.encode()).digest()
+    while len(digest) < dimensions:
+        digest += hashlib.sha256(digest).digest()
+    return [(b - 128) / 256 for b in digest[:dimensions]]
+
+
+def invoke(model, body):
+    """(status, body, headers) for an InvokeModel embeddings request."""
+    if "titan-embed" in model:
+        if not isinstance(body.get("inputText"), str):
+            return 400, {"message": "Malformed input request: #: required key [inputText] "
+                                    "not found, please reformat your input and try again."}, {}
+        dims = int(body.get("dimensions") or 8)
+        tokens = count_tokens(body["inputText"])
+        return 200, {"embedding": embed_vector(body["inputText"], dims),
+                     "embeddingsByType": {"float": embed_vector(body["inputText"], dims)},
+                     "inputTextTokenCount": tokens}, {"X-Amzn-Bedrock-Input-Token-Count": tokens}
+    if "cohere.embed" in model:
+        texts = body.get("texts") or []
+        vectors = [embed_vector(t, 8) for t in texts]
+        out = {"id": str(uuid.uuid4()), "texts": texts}
+        if body.get("embedding_types"):
+            out.update(embeddings={"float": vectors}, response_type="embeddings_by_type")
+        else:
+            out.update(embeddings=vectors, response_type="embeddings_floats")
+        tokens = sum(count_tokens(t) for t in texts)
+        return 200, out, {"X-Amzn-Bedrock-Input-Token-Count": tokens}
+    return 400, {"message": "The provided model identifier is invalid."}, {}
+
+
+def validate_converse(body):
+    """Bedrock's own checks on a Converse body that translation bugs would trip; None if fine."""
+    messages = body.get("messages") or []
+    if not messages:
+        return "The value at messages is empty"
+    if messages[0].get("role") != "user":
+        return "A conversation must start with a user message. Try again with a conversation " \
+            "that starts with a user message."
+    if any(a.get("role") == b.get("role") for a, b in zip(messages, messages[1:])):
+        return "A conversation must alternate between user and assistant roles. Make sure the " \
+            "conversation alternates between user and assistant roles and try again."
+    blocks = [b for m in messages for b in m.get("content") or []]
+    if any("toolUse" in b or "toolResult" in b for b in blocks) and not body.get("toolConfig"):
+        return "The toolConfig field must be defined when using toolUse and toolResult content " \
+            "blocks."
+    if any("text" in b and not b["text"].strip() for b in blocks):
+        return "The text field in the ContentBlock object is blank. Add text to the text field, " \
+            "and try again."
+    return None
+
+
+ERROR_SUFFIX = ":http://internal.amazon.com/coral/com.amazon.bedrock/"
+
+
+class Handler(BaseHTTPRequestHandler):
+    """Routes API calls to the fake model after auth and any scripted behaviour."""
+
+    protocol_version = "HTTP/1.1"
+    server_version = "FakeBedrock/1.0"
+
+    def log_message(self, format, *args):  # noqa: A002 - stdlib signature
+        """Silence the per-request stderr line."""
+
+    def do_GET(self):  # noqa: N802 - stdlib naming
+        """Handle GET."""
+        self.dispatch()
+
+    def do_POST(self):  # noqa: N802
+        """Handle POST."""
+        self.dispatch()
+
+    def send(self, status, payload, content_type="application/json", headers=None):
+        """Answer with a complete body."""
+        data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
+        for name, value in (headers or {}).items():
+            self.send_header(name, str(value))
+        self.end_headers()
+        self.wfile.write(data)
+        self.wfile.flush()
+
+    def send_error_json(self, status, error_type, message, headers=None):
+        """An AWS REST-JSON error."""
+        self.send(status, {"message": message},
+                  headers={"x-amzn-ErrorType": error_type + ERROR_SUFFIX, **(headers or {})})
+
+    def send_frames(self, frames, abort=False):
+        """An event-stream body over chunked encoding; ``abort`` drops the socket mid-body."""
+        self.send_response(200)
+        self.send_header("Content-Type", "application/vnd.amazon.eventstream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
+        self.end_headers()
+        try:
+            for data in frames:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+                self.wfile.flush()
+            if abort:
+                self.close_connection = True
+                return
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+        except OSError:
+            self.close_connection = True
+
+    def dispatch(self):
+        """Control routes, else record + auth + script + fake API."""
+        raw_path = urlsplit(self.path).path
+        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if raw_path.startswith("/_fake/"):
+            return self.control(raw_path, raw)
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        auth = headers.get("authorization", "")
+        if auth.startswith("Bearer "):
+            problem = None if auth[7:] == BEARER_TOKEN else (
+                "UnrecognizedClientException", "Invalid API Key format: Must start with "
+                "pre-defined prefix")
+        else:
+            problem = check_sigv4(self.command, raw_path, headers, raw)
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
+        with STATE.lock:
+            STATE.requests.append({"method": self.command, "path": raw_path, "headers": headers,
+                                   "body": body, "auth_error": problem and problem[0]})
+        if problem:
+            return self.send_error_json(403, *problem)
+        match = PATH.match(raw_path)
+        if self.command != "POST" or not match:
+            return self.send_error_json(404, "UnknownOperationException", "Unknown operation")
+        if not isinstance(body, dict):
+            return self.send_error_json(400, "SerializationException", "Malformed JSON body")
+        script = STATE.next_script() or {}
+        if "status" in script:
+            return self.send_error_json(script["status"], script["error_type"],
+                                        script.get("message", "scripted"), script.get("headers"))
+        if "json" in script:
+            return self.send(200, script["json"])
+        if "events" in script:
+            return self.send_frames([scripted_frame(e) for e in script["events"]],
+                                    abort=script.get("abort", False))
+        return self.api(unquote(match["model"]), match["action"], body)
+
+    def api(self, model, action, body):
+        """The Bedrock operations."""
+        if action == "invoke":
+            status, out, headers = invoke(model, body)
+            return self.send(status, out, headers=headers) if status == 200 else \
+                self.send_error_json(status, "ValidationException", out["message"])
+        problem = validate_converse(body)
+        if problem:
+            return self.send_error_json(400, "ValidationException", problem)
+        if action == "converse-stream":
+            return self.send_frames(stream_frames(body))
+        return self.send(200, converse(body))
+
+    def control(self, path, raw):
+        """The /_fake/* test hooks."""
+        if path == "/_fake/requests":
+            with STATE.lock:
+                return self.send(200, list(STATE.requests))
+        if path == "/_fake/reset":
+            with STATE.lock:
+                STATE.requests.clear()
+                STATE.scripts.clear()
+            return self.send(200, {"ok": True})
+        if path == "/_fake/script":
+            with STATE.lock:
+                STATE.scripts.extend(json.loads(raw))
+            return self.send(200, {"ok": True})
+        return self.send(404, {"message": f"Unknown control route {path}"})
+
+
+def scripted_frame(item):
+    """One scripted stream item as bytes."""
+    if item.get("garbage"):
+        return b"\x00\x00\x00\x20not an event-stream frame at all!!"
+    if "exception" in item:
+        return exception_frame(item["exception"], item.get("payload") or {})
+    return event_frame(item["event"], item.get("payload") or {})
+
+
+def main(argv=None):
+    """Serve until killed."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args(argv)
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+    server.daemon_threads = True
+    print(f"LISTENING {server.server_address[1]}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
