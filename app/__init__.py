@@ -25,7 +25,7 @@ def create_app(config=None):
     """
     from flask import Flask
 
-    from app import accesslog, errors, gateway, http, router
+    from app import accesslog, errors, gateway, http, observability, router
     from app.config import Settings, load_config
     from app.health.views import READY
     from app.views import BLUEPRINTS
@@ -45,6 +45,7 @@ def create_app(config=None):
     http.init_app(app)
     router.init_app(app, settings, http.session_of(app), http.guarded_session_of(app))
     accesslog.init_app(app, settings.access_log)
+    observability.init_app(app, settings)
     gateway.init_app(app)
     for bp in BLUEPRINTS:
         app.register_blueprint(bp)

@@ -19,14 +19,16 @@ KNOWN = {name: frozenset(text.split()) for name, text in {
     "litellm_settings": """drop_params request_timeout num_retries set_verbose json_logs cache
         success_callback failure_callback callbacks service_callbacks turn_off_message_logging
         redact_user_api_key_info cache_params fallbacks default_fallbacks context_window_fallbacks
-        content_policy_fallbacks modify_params force_ipv4 ssl_verify max_budget budget_duration""",
+        content_policy_fallbacks modify_params force_ipv4 ssl_verify max_budget budget_duration
+        require_auth_for_metrics_endpoint""",
     "general_settings": """master_key allow_client_side_credentials allow_private_api_base
         max_request_size_mb max_response_size_mb access_log database_url store_model_in_db
         database_connection_pool_limit database_connection_timeout alerting alerting_threshold
         alert_types custom_auth disable_spend_logs enable_jwt_auth litellm_jwtauth allowed_routes
         public_routes allowed_ips key_management_system max_parallel_requests
         global_max_parallel_requests background_health_checks health_check_interval
-        infer_model_from_keys pass_through_endpoints forward_client_headers_to_llm_api""",
+        infer_model_from_keys pass_through_endpoints forward_client_headers_to_llm_api
+        webhook jsonl langfuse callback_queue""",
     "router_settings": """routing_strategy routing_strategy_args num_retries timeout
         stream_timeout retry_after allowed_fails allowed_fails_policy cooldown_time
         disable_cooldowns redis_host redis_port redis_password redis_db redis_url retry_policy

@@ -12,14 +12,16 @@ import uuid
 import orjson
 from flask import Response, current_app, g, request
 
-from app import accesslog, errors
+from app import accesslog, errors, observability
 from app.overrides import extract
 from app.providers.base import Call
 from app.router import router_of
 from app.streaming import SSE_HEADERS, SSEBody
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
-_OPEN_ENDPOINTS = frozenset({"health.liveliness", "health.readiness", "static"})
+# /metrics checks the master key itself, only when require_auth_for_metrics_endpoint is set.
+_OPEN_ENDPOINTS = frozenset({"health.liveliness", "health.readiness", "static",
+                             "metrics.metrics"})
 
 
 def read_json():
@@ -68,32 +70,40 @@ def handle(endpoint, validate):
     routes = router.routes_for(model, endpoint)
     stream = endpoint != "embeddings" and body.get("stream") is True
     call = g.call = Call(endpoint, body, overrides, stream)
+    g.attempts = 0
+    observability.of(current_app).begin()
     if stream:
         return _stream(router, call, routes, info)
-    result = router.run(call, routes, _complete)
+    result = g.result = router.run(call, routes, _complete)
     result["_response_ms"] = round((time.perf_counter() - g.t0) * 1000, 3)
     return Response(orjson.dumps(result), mimetype="application/json")
 
 
 def _complete(call):
+    g.attempts += 1
     return call.provider.complete(call)
 
 
 def _open_stream(call):
+    g.attempts += 1
     return call.provider.open_stream(call)
 
 
 def _stream(router, call, routes, info):
     upstream = router.run(call, routes, _open_stream)
-    log, t0 = accesslog.log_of(current_app), g.t0
+    log, t0, attempts = accesslog.log_of(current_app), g.t0, g.attempts
+    obs = observability.of(current_app)
     g.deferred = True
     info["stream"] = True
 
     def on_end(error):
         _describe(info, call)
-        log.write(accesslog.finish(info, t0, error.status if error else 200, error))
+        record = accesslog.finish(info, t0, error.status if error else 200, error)
+        obs.finish_stream(record, call, body, t0, attempts)
+        log.write(record)
 
-    return Response(SSEBody(upstream, on_end), mimetype="text/event-stream", headers=SSE_HEADERS)
+    body = SSEBody(upstream, on_end, collect=obs.collect_streams)
+    return Response(body, mimetype="text/event-stream", headers=SSE_HEADERS)
 
 
 def _describe(info, call):
@@ -125,12 +135,17 @@ def _authenticate(master):
 
 def _finish(resp):
     resp.headers["x-request-id"] = g.request_id
+    call = g.get("call")
     if not g.get("deferred"):
-        call = g.get("call")
         if call is not None:
             _describe(g.log, call)
-        accesslog.log_of(current_app).write(
-            accesslog.finish(g.log, g.t0, resp.status_code, g.get("error")))
+        record = accesslog.finish(g.log, g.t0, resp.status_code, g.get("error"))
+        observability.of(current_app).finish(record, call, resp.headers, g.get("result"),
+                                             g.get("attempts", 1))
+        accesslog.log_of(current_app).write(record)
+    elif call is not None:  # a stream: what is known when its headers go out
+        observability.add_headers(resp.headers, call, g.attempts,
+                                  (time.perf_counter() - g.t0) * 1000)
     return resp
 
 

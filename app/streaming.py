@@ -7,6 +7,7 @@ and always closes the upstream connection (also when the client disconnects: the
 closes our generator, which runs the ``finally``).
 """
 import logging
+import time
 
 import orjson
 
@@ -69,15 +70,24 @@ class SSEBody:
     iteration never started, so the upstream connection is always released at once.
     """
 
-    def __init__(self, stream, on_end):
+    def __init__(self, stream, on_end, collect=False):
         self.stream = stream
         self.on_end = on_end
         self.ended = False
+        self.first_at = None  # perf_counter() of the first event (time to first token)
+        self.count = 0
+        self.chunks = [] if collect else None  # payloads, kept only when a callback logs them
 
     def __iter__(self):
         error = None
+        chunks = self.chunks
         try:
             for payload in self.stream:
+                if self.first_at is None:
+                    self.first_at = time.perf_counter()
+                self.count += 1
+                if chunks is not None:
+                    chunks.append(payload)
                 yield b"data: " + payload + b"\n\n"
             yield DONE
         except errors.SwitchboardError as exc:
