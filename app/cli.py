@@ -13,17 +13,35 @@ import os
 import socket
 import sys
 
+from app import lifecycle
+
 # Gunicorn settings shared with deploy/gunicorn.conf.py, so both ways of starting behave alike.
 GUNICORN_DEFAULTS = {
     "worker_class": "gevent",
+    # Concurrent connections per worker; each holds an upstream connection from the pool too.
     "worker_connections": 1000,
-    # gevent workers heartbeat from their own greenlet, so long streams don't trip this.
+    # gevent workers heartbeat from their own greenlet, so long streams don't trip this: it only
+    # catches a worker whose event loop is blocked.
     "timeout": 120,
-    "graceful_timeout": 30,
+    # On SIGTERM/SIGHUP old workers finish in-flight requests and streams for this long.
+    "graceful_timeout": 120,
+    # Longer than nginx's upstream keepalive_timeout (30 s in deploy/nginx): nginx always closes
+    # an idle connection first, so it never sends a request on one we are closing.
     "keepalive": 75,
-    "max_requests": 0,
+    # Leak safety net: recycle a worker after about a million requests (staggered by jitter).
+    "max_requests": 1_000_000,
+    "max_requests_jitter": 100_000,
+    # The app writes one JSON line per request (app/accesslog.py); gunicorn's would repeat it.
     "accesslog": None,
     "forwarded_allow_ips": "127.0.0.1,::1",
+    # gunicorn >= 25's control socket defaults to one path per user (~/.gunicorn/gunicorn.ctl),
+    # shared by every instance and unwritable under systemd's ProtectHome: signals and
+    # systemctl are the interface instead.
+    "control_socket_disable": True,
+    "when_ready": lifecycle.when_ready,
+    "post_fork": lifecycle.post_fork,
+    "post_worker_init": lifecycle.post_worker_init,
+    "worker_exit": lifecycle.worker_exit,
 }
 
 

@@ -22,7 +22,8 @@ class GatewayServer(BaseApplication):
     def load_config(self):
         """Apply our settings to gunicorn's config."""
         for key, value in self.options.items():
-            self.cfg.set(key, value)
+            if key in self.cfg.settings:  # settings newer than the installed gunicorn: skip
+                self.cfg.set(key, value)
 
     def load(self):
         """Build the app inside the worker, after gevent patched the process."""
@@ -30,21 +31,12 @@ class GatewayServer(BaseApplication):
         return create_app()
 
 
-def _announce(url):
-    def when_ready(server):
-        print(f"Switchboard listening on {url}", flush=True)
-    return when_ready
-
-
 def serve(host, port, workers, debug=False):
-    """Run gunicorn in the foreground until it is stopped."""
+    """Run gunicorn in the foreground until it is stopped (hooks: app.lifecycle)."""
     from app.cli import GUNICORN_DEFAULTS
-    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    url = f"http://[{shown}]:{port}" if ":" in shown else f"http://{shown}:{port}"
     bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     options = dict(GUNICORN_DEFAULTS, bind=[bind], workers=workers,
-                   loglevel="debug" if debug else "info", when_ready=_announce(url),
-                   proc_name="switchboard")
+                   loglevel="debug" if debug else "info", proc_name="switchboard")
     GatewayServer(options).run()
 
 

@@ -1,6 +1,8 @@
 """Health probes (no auth): liveliness (the process answers) and readiness (config loaded)."""
 from flask import Blueprint, current_app, jsonify
 
+from app.lifecycle import SERVING
+
 bp = Blueprint("health", __name__)
 READY = "switchboard.ready"
 
@@ -14,9 +16,12 @@ def liveliness():
 
 @bp.get("/health/readiness")
 def readiness():
-    """Ready when the config loaded and the worker is not shutting down."""
-    settings = current_app.extensions.get("switchboard.settings")
-    ready = settings is not None and current_app.extensions.get(READY, False)
+    """Ready when the config loaded and the worker is not shutting down (draining: 503)."""
+    extensions = current_app.extensions
+    settings = extensions.get("switchboard.settings")
+    serving = extensions.get(SERVING)  # set by the gunicorn hook; absent under a test client
+    ready = (settings is not None and extensions.get(READY, False)
+             and (serving is None or serving()))
     body = {"status": "ready" if ready else "not ready",
             "models": len(settings.by_name) if settings else 0}
     return jsonify(body), 200 if ready else 503

@@ -183,7 +183,8 @@ def read_stream(response, who):
         # Mid-body, requests reports a read timeout as a ConnectionError wrapping urllib3's.
         if isinstance(exc, requests.exceptions.Timeout) \
                 or any(isinstance(a, ReadTimeoutError) for a in exc.args):
-            raise errors.GatewayTimeoutError(f"{who} stopped sending mid-stream") from None
+            raise errors.GatewayTimeoutError(
+                f"{who} timed out mid-stream: nothing arrived within the read timeout") from None
         raise errors.BadGatewayError(f"{who} broke the stream ({type(exc).__name__})") from None
 
 

@@ -124,7 +124,7 @@ def wait_ready(gateway, timeout=READY_TIMEOUT):
         try:
             if requests.get(gateway.url + "/health/readiness", timeout=1).status_code == 200:
                 return
-        except requests.ConnectionError:
+        except requests.RequestException:  # refused, or a worker still booting
             pass
         time.sleep(0.05)
     gateway.stop()
