@@ -20,15 +20,19 @@ class Host:
     base_env: tuple = ()
     endpoints: frozenset = CHAT
     key_required: bool = True
+    # Documented to honour stream_options.include_usage: streams are then always costed from
+    # the provider's own numbers (the extra usage chunk is not shown to clients that did not ask).
+    stream_usage: bool = False
 
 
 HOSTS = {
     "openai": Host("https://api.openai.com/v1", ("OPENAI_API_KEY",),
-                   ("OPENAI_API_BASE", "OPENAI_BASE_URL"), ALL),
+                   ("OPENAI_API_BASE", "OPENAI_BASE_URL"), ALL, stream_usage=True),
     "groq": Host("https://api.groq.com/openai/v1", ("GROQ_API_KEY",), ("GROQ_API_BASE",)),
     "together_ai": Host("https://api.together.xyz/v1", ("TOGETHERAI_API_KEY", "TOGETHER_API_KEY"),
                         ("TOGETHERAI_API_BASE",), ALL),
-    "deepseek": Host("https://api.deepseek.com/v1", ("DEEPSEEK_API_KEY",), ("DEEPSEEK_API_BASE",)),
+    "deepseek": Host("https://api.deepseek.com/v1", ("DEEPSEEK_API_KEY",), ("DEEPSEEK_API_BASE",),
+                     stream_usage=True),
     "fireworks_ai": Host("https://api.fireworks.ai/inference/v1",
                          ("FIREWORKS_AI_API_KEY", "FIREWORKS_API_KEY"),
                          ("FIREWORKS_AI_API_BASE",), ALL),
@@ -43,7 +47,7 @@ HOSTS = {
                       ("DEEPINFRA_API_BASE",), ALL),
     "cerebras": Host("https://api.cerebras.ai/v1", ("CEREBRAS_API_KEY",), ("CEREBRAS_API_BASE",)),
     "hosted_vllm": Host(None, ("HOSTED_VLLM_API_KEY",), ("HOSTED_VLLM_API_BASE",), ALL,
-                        key_required=False),
+                        key_required=False, stream_usage=True),
     "lm_studio": Host("http://localhost:1234/v1", ("LM_STUDIO_API_KEY",), ("LM_STUDIO_API_BASE",),
                       ALL, key_required=False),
 }

@@ -55,10 +55,11 @@ class OpenAICompatible(Provider):
             raise errors.AuthenticationError(
                 f"No API key for {self.name}: set litellm_params.api_key or "
                 f"{self.host.key_env[0]}, or send api_key in the request")
-        body = call.body
-        if target.defaults:
-            body = {**target.defaults, **body}
+        body = {**target.defaults, **call.body} if target.defaults else dict(call.body)
         body["model"] = call.deployment.upstream_model
+        if call.stream and self.host.stream_usage and not common.wants_usage(call.body):
+            body["stream_options"] = {**(call.body.get("stream_options") or {}),
+                                      "include_usage": True}
         return Outbound(base + PATHS[call.endpoint], headers, orjson.dumps(body))
 
     def parse_response(self, call, content):
@@ -74,6 +75,8 @@ class OpenAICompatible(Provider):
             raise errors.BadGatewayError(
                 f"{self.name} answered a stream request with {ctype or 'no content type'}, "
                 "not an event stream")
+        # Usage we asked for on our own account is kept for the logs, not shown to the client.
+        hide_usage = self.host.stream_usage and not common.wants_usage(call.body)
         for _name, data in sse_events(read_stream(response, self.name)):
             if data == b"[DONE]":
                 return
@@ -82,6 +85,8 @@ class OpenAICompatible(Provider):
                 raise stream_error(call, chunk["error"])
             if chunk.get("usage"):
                 call.usage = chunk["usage"]
+                if hide_usage and not chunk.get("choices"):
+                    continue
             yield data
         raise errors.BadGatewayError(f"{self.name} closed the stream before it was complete")
 

@@ -29,7 +29,11 @@ HOOK_SECRET = "hook-e2e-secret"
 def callbacks_config(fake_base, hook_url, jsonl_path, extra_models=()):
     return {
         "model_list": [model("gpt-3.5-turbo", "openai/gpt-3.5-turbo", api_base=fake_base,
-                             api_key=UPSTREAM_KEY), *extra_models],
+                             api_key=UPSTREAM_KEY),
+                       # A host not known to honour stream_options: its streams are estimated.
+                       model("no-stream-usage", "groq/gpt-3.5-turbo", api_base=fake_base,
+                             api_key=UPSTREAM_KEY, input_cost_per_token=1e-6,
+                             output_cost_per_token=2e-6), *extra_models],
         "litellm_settings": {"num_retries": 0, "success_callback": ["langfuse", "webhook",
                                                                     "jsonl"],
                              "failure_callback": ["langfuse", "webhook", "jsonl"]},
@@ -134,17 +138,35 @@ def test_the_seed_request_is_traced_logged_posted_and_counted(obs_gateway, recei
     assert metric(text, "switchboard_cost_usd_total", model="gpt-3.5-turbo") > 0
 
 
-def test_a_stream_without_usage_is_costed_and_has_time_to_first_token(obs_gateway, receivers,
-                                                                      fake):
-    _, hook = receivers
+def streamed_event(obs_gateway, hook, model_name):
     with obs_gateway.client(api_key=MASTER_KEY) as client:
         raw = client.chat.completions.with_raw_response.create(
-            model="gpt-3.5-turbo", messages=POEM, stream=True)
+            model=model_name, messages=POEM, stream=True)
         request_id = raw.headers["x-request-id"]
-        assert raw.headers["x-switchboard-provider"] == "openai"
-        text = "".join(c.choices[0].delta.content or "" for c in raw.parse() if c.choices)
+        chunks = list(raw.parse())
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     [event] = wait_for(lambda: [b for b in hook.bodies() if b.get("request_id") == request_id])
+    return event, chunks, text
+
+
+def test_a_stream_is_costed_from_the_providers_usage_without_showing_it(obs_gateway, receivers,
+                                                                        fake):
+    _, hook = receivers
+    event, chunks, text = streamed_event(obs_gateway, hook, "gpt-3.5-turbo")
     assert event["stream"] is True and event["ttft_ms"] is not None
+    assert event["response"]["content"] == text
+    # The gateway asked OpenAI for usage itself; the client, which did not, sees no usage chunk.
+    assert fake.requests("/chat/completions")[-1]["body"]["stream_options"] == \
+        {"include_usage": True}
+    assert all(c.choices for c in chunks)
+    assert event["usage_estimated"] is False and event["usage"]["completion_tokens"] > 0
+    assert event["cost"] > 0
+
+
+def test_a_stream_without_usage_is_estimated_and_costed(obs_gateway, receivers, fake):
+    _, hook = receivers
+    event, _, text = streamed_event(obs_gateway, hook, "no-stream-usage")
+    assert "stream_options" not in fake.requests("/chat/completions")[-1]["body"]
     assert event["response"]["content"] == text
     assert event["usage_estimated"] is True and event["usage"]["completion_tokens"] > 0
     assert event["cost"] > 0

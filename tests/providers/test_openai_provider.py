@@ -129,7 +129,7 @@ class FakeResponse:
 
 
 def test_iter_events_passes_chunks_and_records_usage():
-    call = call_for(deployment(api_key="k"))
+    call = call_for(deployment(api_key="k"), {**CHAT, "stream_options": {"include_usage": True}})
     events = list(REGISTRY["openai"].iter_events(call, FakeResponse(
         fixture_bytes("openai/chat_stream.txt"))))
     assert len(events) == 5 and all(json.loads(e)["object"] == "chat.completion.chunk"
@@ -148,3 +148,30 @@ def test_iter_events_broken_streams_raise(body, ctype, cls):
     with pytest.raises(cls):
         list(REGISTRY["openai"].iter_events(call_for(deployment(api_key="k")),
                                             FakeResponse(body, ctype)))
+
+
+def test_streams_ask_openai_for_usage_and_hide_it_from_clients_that_did_not():
+    dep = deployment(api_key="k")
+    call = call_for(dep, {**CHAT, "stream": True})
+    call.stream = True
+    sent = json.loads(REGISTRY["openai"].build_request(call).data)
+    assert sent["stream_options"] == {"include_usage": True}
+    assert "stream_options" not in call.body  # the client's own body is untouched
+    events = list(REGISTRY["openai"].iter_events(call, FakeResponse(
+        fixture_bytes("openai/chat_stream.txt"))))
+    assert all(json.loads(e)["choices"] for e in events)  # the usage-only chunk is not shown
+    assert call.usage["total_tokens"] == 15  # ...but the logs and cost get it
+
+
+def test_client_asking_for_usage_gets_it_and_other_hosts_are_left_alone(monkeypatch):
+    dep = deployment(api_key="k")
+    asked = {**CHAT, "stream": True, "stream_options": {"include_usage": True}}
+    call = call_for(dep, asked)
+    call.stream = True
+    events = list(REGISTRY["openai"].iter_events(call, FakeResponse(
+        fixture_bytes("openai/chat_stream.txt"))))
+    assert json.loads(events[-1])["choices"] == []
+    monkeypatch.setenv("GROQ_API_KEY", "gsk")
+    groq = call_for(deployment(model="groq/llama3"), {**CHAT, "stream": True})
+    groq.stream = True
+    assert "stream_options" not in json.loads(REGISTRY["groq"].build_request(groq).data)
