@@ -16,26 +16,23 @@ and answers like an Azure OpenAI resource endpoint:
     found; deployment "missing" -> 404 DeploymentNotFound; a message containing "FILTER_ME" ->
     400 content_filter (ResponsibleAIPolicyViolation).
 
-Test control (never recorded): GET /_fake/requests, POST /_fake/reset, POST /_fake/script with a
-JSON list of behaviours, one per API request:
-
-    {"status": 429, "headers": {...}, "json": {...}}     canned answer
-    {"stream_events": ["{...}", ...], "done": false}      SSE events, [DONE] only if done
-    {"close": true}                                        drop the socket without answering
+Test control and scripted behaviours: see tests/fakes/base.py.
 """
-import argparse
 import base64
-import collections
 import hashlib
 import json
 import re
 import struct
 import sys
-import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
+
+if __package__ in (None, ""):  # run as a script: make the tests package importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from tests.fakes.base import FakeHandler, serve  # noqa: E402
 
 ROUTE = re.compile(r"^/openai/deployments/(?P<deployment>[^/]+)/"
                    r"(?P<op>chat/completions|embeddings|completions)$")
@@ -43,18 +40,6 @@ MODEL = "gpt-4o-2024-08-06"
 SAFE = {name: {"filtered": False, "severity": "safe"}
         for name in ("hate", "self_harm", "sexual", "violence")}
 FILTERED = {**SAFE, "violence": {"filtered": True, "severity": "medium"}}
-
-
-class State:
-    """Recorded requests and queued behaviours, shared by the handler threads."""
-
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.requests = []
-        self.scripts = collections.deque()
-
-
-STATE = State()
 
 
 def azure_error(code, message, **extra):
@@ -198,89 +183,23 @@ def completion(body):
                       "total_tokens": count(text) + 3}}
 
 
-class Handler(BaseHTTPRequestHandler):
-    """One request; HTTP/1.1 keep-alive like the real service."""
+class Handler(FakeHandler):
+    """Azure's data-plane routes, after any scripted behaviour (tests/fakes/base.py)."""
 
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args):
-        """Quiet."""
-
-    def do_GET(self):  # noqa: N802 - http.server's naming
-        """Handle GET."""
-        self.dispatch()
-
-    def do_POST(self):  # noqa: N802
-        """Handle POST."""
-        self.dispatch()
+    server_version = "FakeAzure/1.0"
 
     def send(self, status, payload, content_type="application/json", headers=None):
-        """A complete JSON (or raw) body."""
-        data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("apim-request-id", str(uuid.uuid4()))
-        for name, value in (headers or {}).items():
-            self.send_header(name, str(value))
-        self.end_headers()
-        self.wfile.write(data)
+        """Every Azure answer carries an apim-request-id."""
+        headers = {"apim-request-id": str(uuid.uuid4()), **(headers or {})}
+        return super().send(status, payload, content_type=content_type, headers=headers)
 
-    def send_stream(self, events, done=True):
-        """SSE over a chunked body."""
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.end_headers()
-        lines = [e if isinstance(e, str) else json.dumps(e) for e in events]
-        for line in lines + (["[DONE]"] if done else []):
-            data = f"data: {line}\n\n".encode()
-            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-            self.wfile.flush()
-        self.wfile.write(b"0\r\n\r\n")
+    def done_frames(self):
+        """Azure ends a complete stream with [DONE], as OpenAI does."""
+        return [b"data: [DONE]\n\n"]
 
-    def dispatch(self):
-        """Control routes, else record, apply a script, or answer as Azure."""
-        url = urlsplit(self.path)
-        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        if url.path.startswith("/_fake/"):
-            return self.control(url.path, raw)
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = None
-        query = parse_qs(url.query)
-        with STATE.lock:
-            STATE.requests.append({"method": self.command, "path": url.path, "query": query,
-                                   "headers": {k.lower(): v for k, v in self.headers.items()},
-                                   "body": body})
-            script = STATE.scripts.popleft() if STATE.scripts else {}
-        if script.get("close"):
-            self.close_connection = True
-            return None
-        if "stream_events" in script:
-            return self.send_stream(script["stream_events"], done=script.get("done", False))
-        if "status" in script:
-            return self.send(script["status"], script.get("json", {}),
-                             headers=script.get("headers"))
-        return self.api(url.path, query, body)
-
-    def control(self, path, raw):
-        """The /_fake/* hooks."""
-        with STATE.lock:
-            if path == "/_fake/requests":
-                return self.send(200, list(STATE.requests))
-            if path == "/_fake/reset":
-                STATE.requests.clear()
-                STATE.scripts.clear()
-                return self.send(200, {"ok": True})
-            if path == "/_fake/script":
-                STATE.scripts.extend(json.loads(raw))
-                return self.send(200, {"ok": True})
-        return self.send(404, azure_error("404", "Resource not found"))
-
-    def api(self, path, query, body):
+    def api(self, path, body, script):
         """The Azure OpenAI data-plane routes."""
+        query = parse_qs(urlsplit(self.path).query)
         key = self.headers.get("api-key")
         if not key and not (self.headers.get("Authorization") or "").startswith("Bearer "):
             return self.send(401, azure_error(
@@ -310,34 +229,15 @@ class Handler(BaseHTTPRequestHandler):
         if route["op"] == "completions":
             return self.send(200, completion(body))
         if body.get("stream"):
-            return self.send_stream(chat_chunks(body))
+            return self.send_chunked([self.frame(e) for e in chat_chunks(body)]
+                                     + self.done_frames(),
+                                     delay=script.get("stream_delay_ms", 0) / 1000)
         return self.send(200, chat_completion(body))
-
-
-class Server(ThreadingHTTPServer):
-    """Threaded, quiet about clients that hang up."""
-
-    daemon_threads = True
-
-    def handle_error(self, request, client_address):
-        """Dropped connections are normal here."""
-        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
-            super().handle_error(request, client_address)
 
 
 def main(argv=None):
     """Serve until killed."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=0)
-    args = parser.parse_args(argv)
-    server = Server(("127.0.0.1", args.port), Handler)
-    print(f"LISTENING {server.server_address[1]}", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    serve(Handler, __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":

@@ -12,35 +12,21 @@ Run ``python tests/fakes/fake_ollama.py --port 0``: it binds 127.0.0.1, prints
     POST /api/generate   {"response": ..., "done": true, ...}, NDJSON when streamed
     model "missing" -> 404 {"error": "model \"missing\" not found, try pulling it first"}
 
-Test control (never recorded): GET /_fake/requests, POST /_fake/reset, POST /_fake/script with a
-JSON list of behaviours, one per API request:
+Test control and scripted behaviours: see tests/fakes/base.py; ``stream_events`` go out as NDJSON
+lines, one more script key is Ollama's own:
 
-    {"status": 500, "json": {"error": "..."}, "headers": {...}}    canned answer
     {"lines": ["{...}", ...]}     NDJSON lines as given, then end the body (no done line added)
-    {"close": true}               drop the socket without answering
 """
-import argparse
-import collections
 import hashlib
 import json
 import sys
-import threading
-import time
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit
+from pathlib import Path
 
+if __package__ in (None, ""):  # run as a script: make the tests package importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-class State:
-    """Recorded requests and queued behaviours, shared by the handler threads."""
-
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.requests = []
-        self.scripts = collections.deque()
-
-
-STATE = State()
+from tests.fakes.base import FakeHandler, serve  # noqa: E402
 
 
 def now():
@@ -129,84 +115,34 @@ def embed(body):
             "load_duration": 1019500, "prompt_eval_count": sum(count(i) for i in inputs)}
 
 
-class Handler(BaseHTTPRequestHandler):
-    """One request; HTTP/1.1 keep-alive like Ollama's Go server."""
+class Handler(FakeHandler):
+    """Ollama's /api routes, after any scripted behaviour (tests/fakes/base.py)."""
 
-    protocol_version = "HTTP/1.1"
+    server_version = "FakeOllama/1.0"
+    stream_content_type = "application/x-ndjson"
 
-    def log_message(self, *args):
-        """Quiet."""
+    def send(self, status, payload, content_type="application/json; charset=utf-8",
+             headers=None):
+        """Ollama's Go server labels JSON bodies with a charset."""
+        return super().send(status, payload, content_type=content_type, headers=headers)
 
-    def do_GET(self):  # noqa: N802 - http.server's naming
-        """Handle GET."""
-        self.dispatch()
+    def send_chunked(self, frames, delay=0.0, **kwargs):
+        """Ollama flushes line by line: at least a millisecond between lines."""
+        return super().send_chunked(frames, delay=delay or 0.001, **kwargs)
 
-    def do_POST(self):  # noqa: N802
-        """Handle POST."""
-        self.dispatch()
-
-    def send(self, status, payload, headers=None):
-        """A complete JSON body."""
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, str(value))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def send_lines(self, lines):
-        """NDJSON over a chunked body, as Ollama streams."""
-        self.send_response(200)
-        self.send_header("Content-Type", "application/x-ndjson")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.end_headers()
-        for line in lines:
-            data = (line if isinstance(line, str) else json.dumps(line)).encode() + b"\n"
-            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-            self.wfile.flush()
-            time.sleep(0.001)
-        self.wfile.write(b"0\r\n\r\n")
-
-    def dispatch(self):
-        """Control routes, else record, apply a script, or answer as Ollama."""
-        path = urlsplit(self.path).path
-        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        if path.startswith("/_fake/"):
-            return self.control(path, raw)
-        try:
-            body = json.loads(raw) if raw else {}
-        except ValueError:
-            body = None
-        with STATE.lock:
-            STATE.requests.append({"method": self.command, "path": path, "body": body,
-                                   "headers": {k.lower(): v for k, v in self.headers.items()}})
-            script = STATE.scripts.popleft() if STATE.scripts else {}
-        if script.get("close"):
-            self.close_connection = True
-            return None
-        if "lines" in script:
-            return self.send_lines(script["lines"])
-        if "status" in script:
-            return self.send(script["status"], script.get("json", {}), script.get("headers"))
-        return self.api(path, body)
+    def frame(self, event):
+        """One NDJSON line."""
+        return (event if isinstance(event, str) else json.dumps(event)).encode() + b"\n"
 
     def control(self, path, raw):
-        """The /_fake/* hooks."""
-        with STATE.lock:
-            if path == "/_fake/requests":
-                return self.send(200, list(STATE.requests))
-            if path == "/_fake/reset":
-                STATE.requests.clear()
-                STATE.scripts.clear()
-                return self.send(200, {"ok": True})
-            if path == "/_fake/script":
-                STATE.scripts.extend(json.loads(raw))
-                return self.send(200, {"ok": True})
-        return self.send(404, {"error": "not found"})
+        """Queue {"lines": [...]} as the base's stream_events (sent as is, no done line)."""
+        if path == "/_fake/script":
+            scripts = [dict(s, stream_events=s["lines"]) if "lines" in s else s
+                       for s in json.loads(raw)]
+            raw = json.dumps(scripts).encode()
+        return super().control(path, raw)
 
-    def api(self, path, body):
+    def api(self, path, body, script):
         """Ollama's /api routes."""
         if self.command != "POST" or path not in ("/api/chat", "/api/embed", "/api/generate"):
             return self.send(404, {"error": "404 page not found"})
@@ -220,33 +156,13 @@ class Handler(BaseHTTPRequestHandler):
         lines = chat_lines(body) if path == "/api/chat" else generate_lines(body)
         if body.get("stream") is False:
             return self.send(200, lines[0])
-        return self.send_lines(lines)
-
-
-class Server(ThreadingHTTPServer):
-    """Threaded, quiet about clients that hang up."""
-
-    daemon_threads = True
-
-    def handle_error(self, request, client_address):
-        """Dropped connections are normal here."""
-        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
-            super().handle_error(request, client_address)
+        return self.send_chunked([self.frame(line) for line in lines],
+                                 delay=script.get("stream_delay_ms", 0) / 1000)
 
 
 def main(argv=None):
     """Serve until killed."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=0)
-    args = parser.parse_args(argv)
-    server = Server(("127.0.0.1", args.port), Handler)
-    print(f"LISTENING {server.server_address[1]}", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    serve(Handler, __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":
