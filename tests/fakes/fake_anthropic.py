@@ -15,42 +15,24 @@ Run ``python tests/fakes/fake_anthropic.py --port 0``: it binds 127.0.0.1, print
   content_block_delta (text_delta / input_json_delta), content_block_stop, message_delta,
   message_stop.
 
-Test control (never recorded):
-
-    GET  /_fake/requests   every API request: method, path, headers, body
-    POST /_fake/reset      forget requests and scripts
-    POST /_fake/script     queue behaviours (a JSON list, FIFO, one per API request):
-        {"status": 529, "headers": {...}, "json": {...}}     canned answer
-        {"raw": "<html>", "status": 502, "content_type": "text/html"}
-        {"stream_events": [{...} | "raw text"], "abort": false}   SSE events, then end the body
-        {"close": true}                                        drop the socket, no answer
+Test control and scripted behaviours: see tests/fakes/base.py. A scripted stream event that is
+a string goes on the wire as it is (no ``data:`` line added).
 """
-import argparse
-import collections
 import json
 import sys
-import threading
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make the tests package importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from tests.fakes.base import FakeHandler, serve  # noqa: E402
 
 BAD_KEY = "sk-ant-bad"
 TOP_LEVEL = {"model", "messages", "max_tokens", "system", "stop_sequences", "stream",
              "temperature", "top_p", "top_k", "tools", "tool_choice", "metadata", "thinking",
              "output_config", "service_tier", "container", "mcp_servers", "context_management",
              "inference_geo"}
-
-
-class State:
-    """Recorded requests and queued behaviours, shared by the handler threads."""
-
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.requests = []
-        self.scripts = collections.deque()
-
-
-STATE = State()
 
 
 def error_body(type_, message):
@@ -170,100 +152,23 @@ def stream_events(message):
     return events
 
 
-class Handler(BaseHTTPRequestHandler):
-    """Routes API calls to the fake model, after any scripted behaviour."""
+class Handler(FakeHandler):
+    """POST /v1/messages, after any scripted behaviour (tests/fakes/base.py)."""
 
-    protocol_version = "HTTP/1.1"
     server_version = "FakeAnthropic/1.0"
 
-    def log_message(self, format, *args):  # noqa: A002 - stdlib signature
-        """Silence the per-request stderr line."""
-
-    def do_GET(self):  # noqa: N802 - stdlib naming
-        """Handle GET."""
-        self.dispatch()
-
-    def do_POST(self):  # noqa: N802
-        """Handle POST."""
-        self.dispatch()
-
     def send(self, status, payload, content_type="application/json", headers=None):
-        """Answer with a complete body."""
-        data = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("request-id", "req_" + uuid.uuid4().hex[:24])
-        for name, value in (headers or {}).items():
-            self.send_header(name, str(value))
-        self.end_headers()
-        self.wfile.write(data)
-        self.wfile.flush()
+        """Every answer carries Anthropic's ``request-id`` header."""
+        headers = {"request-id": "req_" + uuid.uuid4().hex[:24], **(headers or {})}
+        return super().send(status, payload, content_type, headers)
 
-    def send_stream(self, events, abort=False):
-        """SSE over a chunked body; dict events are framed with their ``event:`` name."""
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.send_header("Cache-Control", "no-cache")
-        self.end_headers()
-        for event in events:
-            data = event.encode() if isinstance(event, str) else (
-                f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode())
-            try:
-                self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-                self.wfile.flush()
-            except OSError:
-                self.close_connection = True
-                return
-        if abort:
-            self.close_connection = True
-            return
-        self.wfile.write(b"0\r\n\r\n")
-        self.wfile.flush()
+    def frame(self, event):
+        """Dict events are framed with their ``event:`` name; strings go out as they are."""
+        if isinstance(event, str):
+            return event.encode()
+        return f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode()
 
-    def dispatch(self):
-        """Control routes, else record + script + fake API."""
-        path = urlsplit(self.path).path
-        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        if path.startswith("/_fake/"):
-            return self.control(path, raw)
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = None
-        with STATE.lock:
-            STATE.requests.append({"method": self.command, "path": path, "body": body,
-                                   "headers": {k.lower(): v for k, v in self.headers.items()}})
-            script = STATE.scripts.popleft() if STATE.scripts else {}
-        if script.get("close"):
-            self.close_connection = True
-            return None
-        if "stream_events" in script:
-            return self.send_stream(script["stream_events"], script.get("abort", False))
-        if "raw" in script:
-            return self.send(script.get("status", 200), script["raw"],
-                             script.get("content_type", "text/html"), script.get("headers"))
-        if "status" in script:
-            return self.send(script["status"], script.get("json", ""),
-                             headers=script.get("headers"))
-        return self.api(path, body)
-
-    def control(self, path, raw):
-        """The /_fake/* test hooks."""
-        with STATE.lock:
-            if path == "/_fake/requests":
-                return self.send(200, list(STATE.requests))
-            if path == "/_fake/reset":
-                STATE.requests.clear()
-                STATE.scripts.clear()
-                return self.send(200, {"ok": True})
-            if path == "/_fake/script":
-                STATE.scripts.extend(json.loads(raw))
-                return self.send(200, {"ok": True})
-        return self.send(404, error_body("not_found_error", f"Unknown control route {path}"))
-
-    def api(self, path, body):
+    def api(self, path, body, script):
         """POST /v1/messages."""
         if self.command != "POST" or path != "/v1/messages":
             return self.send(404, error_body("not_found_error", f"Not found: {path}"))
@@ -284,34 +189,14 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(400, error_body("invalid_request_error", problem))
         message = message_for(body)
         if body.get("stream"):
-            return self.send_stream(stream_events(message))
+            return self.send_chunked([self.frame(e) for e in stream_events(message)],
+                                     delay=script.get("stream_delay_ms", 0) / 1000)
         return self.send(200, message)
-
-
-class Server(ThreadingHTTPServer):
-    """Threaded, quiet about clients that hang up."""
-
-    daemon_threads = True
-
-    def handle_error(self, request, client_address):
-        """Dropped connections are normal here; anything else goes to stderr."""
-        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
-            super().handle_error(request, client_address)
 
 
 def main(argv=None):
     """Serve until killed."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=0)
-    args = parser.parse_args(argv)
-    server = Server(("127.0.0.1", args.port), Handler)
-    print(f"LISTENING {server.server_address[1]}", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    serve(Handler, __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":

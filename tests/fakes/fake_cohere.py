@@ -17,61 +17,25 @@ Errors are Cohere's ``{"id", "message"}``: no key -> 401 "no api key supplied", 
 401 "invalid api token", temperature outside 0..1 or p outside 0.01..0.99 -> 400, model
 "command-nope" -> 404, embed without input_type -> 400.
 
-Test control (never recorded):
-
-    GET  /_fake/requests   every other request: method, path, query, headers, body, raw
-    POST /_fake/reset      forget requests and scripts
-    POST /_fake/script     queue behaviours (a JSON list, FIFO, one per API request):
-        {"status": 429, "headers": {...}, "json": {...}}    canned answer
-        {"raw": "<html>", "status": 200, "content_type": "text/html"}
-        {"stream_events": [{...}, "not json"], "done": false}   typed SSE events, then end
-        {"close": true}            drop the socket without answering
+Test control and scripted behaviours: see tests/fakes/base.py (a scripted stream ends with
+``data: [DONE]`` only when it says ``"done": true``).
 """
-import argparse
-import collections
-import hashlib
 import json
 import sys
-import threading
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from pathlib import Path
 
+if __package__ in (None, ""):  # run as a script: make the tests package importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-class State:
-    """Recorded requests and queued behaviours, shared by the handler threads."""
-
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.requests = []
-        self.scripts = collections.deque()
-
-    def record(self, entry):
-        """Remember one API request."""
-        with self.lock:
-            self.requests.append(entry)
-
-    def next_script(self):
-        """The next queued behaviour, or None."""
-        with self.lock:
-            return self.scripts.popleft() if self.scripts else None
-
-
-STATE = State()
+from tests.fakes.base import FakeHandler, serve  # noqa: E402
+# The same content text (v2 content blocks are OpenAI's) and deterministic float32-exact vectors.
+from tests.fakes.fake_openai import embedding_vector, text_of  # noqa: E402
 
 
 def words(text):
     """Whitespace-separated words (the fake's tokenizer)."""
     return str(text).split()
-
-
-def text_of(content):
-    """The text of a v2 content (a string or a list of content blocks)."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return " ".join(p.get("text", "") for p in content if isinstance(p, dict))
-    return ""
 
 
 def usage(body, output):
@@ -173,14 +137,6 @@ def chat_events(body):
     return events
 
 
-def embed_vector(text, dimensions):
-    """Deterministic floats, exactly representable as float32 (so base64 round-trips)."""
-    digest = hashlib.sha256(str(text).encode()).digest()
-    while len(digest) < dimensions:
-        digest += hashlib.sha256(digest).digest()
-    return [(b - 128) / 256 for b in digest[:dimensions]]
-
-
 def embed(body):
     """(status, body) of a v2 embed request."""
     if not body.get("input_type"):
@@ -194,110 +150,30 @@ def embed(body):
                           f"received {len(texts)}")
     dimensions = int(body.get("output_dimension") or 8)
     return 200, {"id": str(uuid.uuid4()), "texts": texts,
-                 "embeddings": {"float": [embed_vector(t, dimensions) for t in texts]},
+                 "embeddings": {"float": [embedding_vector(t, dimensions) for t in texts]},
                  "meta": {"api_version": {"version": "2"}, "billed_units": {
                      "input_tokens": sum(len(words(t)) for t in texts)}},
                  "response_type": "embeddings_by_type"}
 
 
-class Handler(BaseHTTPRequestHandler):
-    """Routes API calls to the fakes above, after any scripted behaviour."""
+class Handler(FakeHandler):
+    """The Cohere v2 endpoints, after any scripted behaviour (tests/fakes/base.py)."""
 
-    protocol_version = "HTTP/1.1"
     server_version = "FakeCohere/1.0"
+    stream_content_type = "text/event-stream"
 
-    def log_message(self, format, *args):  # noqa: A002 - stdlib signature
-        """Silence the per-request stderr line."""
+    def frame(self, event):
+        """Typed SSE, the way Cohere frames it: ``event: <type>`` then compact JSON data."""
+        if not isinstance(event, dict):
+            return f"data: {event}\n\n".encode()
+        data = json.dumps(event, separators=(",", ":"))
+        return f"event: {event.get('type')}\ndata: {data}\n\n".encode()
 
-    def do_GET(self):  # noqa: N802 - stdlib naming
-        """Handle GET."""
-        self.dispatch()
+    def done_frames(self):
+        """Cohere ends a complete stream with [DONE]."""
+        return [b"data: [DONE]\n\n"]
 
-    def do_POST(self):  # noqa: N802
-        """Handle POST."""
-        self.dispatch()
-
-    def send(self, status, payload, content_type="application/json", headers=None):
-        """Answer with a complete body and a Content-Length."""
-        data = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, str(value))
-        self.end_headers()
-        self.wfile.write(data)
-        self.wfile.flush()
-
-    def send_stream(self, events, done=True):
-        """Typed SSE over a chunked body, the way Cohere frames it."""
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.send_header("Cache-Control", "no-cache")
-        self.end_headers()
-        frames = []
-        for event in events:
-            if isinstance(event, dict):
-                data = json.dumps(event, separators=(",", ":"))
-                frames.append(f"event: {event.get('type')}\ndata: {data}\n\n")
-            else:
-                frames.append(f"data: {event}\n\n")
-        frames += ["data: [DONE]\n\n"] if done else []
-        try:
-            for frame in frames:
-                data = frame.encode()
-                self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-                self.wfile.flush()
-            self.wfile.write(b"0\r\n\r\n")
-            self.wfile.flush()
-        except OSError:
-            self.close_connection = True
-
-    def dispatch(self):
-        """Control routes, else record + script + fake API."""
-        url = urlsplit(self.path)
-        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        if url.path.startswith("/_fake/"):
-            return self.control(url.path, raw)
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = None
-        STATE.record({"method": self.command, "path": url.path, "query": parse_qs(url.query),
-                      "headers": {k.lower(): v for k, v in self.headers.items()},
-                      "body": body, "raw": raw.decode("utf-8", "replace")})
-        script = STATE.next_script() or {}
-        if script.get("close"):
-            self.close_connection = True
-            return None
-        if "raw" in script:
-            return self.send(script.get("status", 200), script["raw"],
-                             script.get("content_type", "text/html"), script.get("headers"))
-        if "status" in script:
-            return self.send(script["status"], script.get("json", ""),
-                             headers=script.get("headers"))
-        if "stream_events" in script:
-            return self.send_stream(script["stream_events"], done=script.get("done", False))
-        return self.api(url.path, body)
-
-    def control(self, path, raw):
-        """The /_fake/* test hooks."""
-        if path == "/_fake/requests":
-            with STATE.lock:
-                return self.send(200, list(STATE.requests))
-        if path == "/_fake/reset":
-            with STATE.lock:
-                STATE.requests.clear()
-                STATE.scripts.clear()
-            return self.send(200, {"ok": True})
-        if path == "/_fake/script":
-            with STATE.lock:
-                STATE.scripts.extend(json.loads(raw))
-            return self.send(200, {"ok": True})
-        return self.send(404, error(f"unknown control route {path}"))
-
-    def api(self, path, body):
+    def api(self, path, body, script):
         """The Cohere v2 endpoints."""
         auth = self.headers.get("Authorization", "")
         if not auth.startswith("Bearer ") or not auth[7:].strip():
@@ -314,34 +190,15 @@ class Handler(BaseHTTPRequestHandler):
         if refused:
             return self.send(refused[0], error(refused[1]))
         if body.get("stream"):
-            return self.send_stream(chat_events(body))
+            return self.send_chunked([self.frame(e) for e in chat_events(body)]
+                                     + self.done_frames(),
+                                     delay=script.get("stream_delay_ms", 0) / 1000)
         return self.send(200, chat(body))
-
-
-class Server(ThreadingHTTPServer):
-    """Threaded, quiet about clients that hang up."""
-
-    daemon_threads = True
-
-    def handle_error(self, request, client_address):
-        """Dropped connections are normal here; anything else goes to stderr."""
-        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
-            super().handle_error(request, client_address)
 
 
 def main(argv=None):
     """Serve until killed."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=0)
-    args = parser.parse_args(argv)
-    server = Server(("127.0.0.1", args.port), Handler)
-    print(f"LISTENING {server.server_address[1]}", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    serve(Handler, __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":
