@@ -13,30 +13,33 @@ CREDENTIALS, checked here with the AWS algorithm re-implemented on hashlib/hmac,
 ``x-amzn-ErrorType`` header plus ``{"message": ...}``.
 
 Behaviour by the last user text: contains "weather" (with tools) -> a get_weather toolUse;
-"forbidden" -> guardrail_intervened. Test control (never recorded):
+"forbidden" -> guardrail_intervened.
 
-    GET  /_fake/requests   every API request: method, path (raw), headers, body, auth check
-    POST /_fake/reset      forget requests and scripts
-    POST /_fake/script     queue behaviours (JSON list, FIFO, one per API request):
-        {"status": 429, "error_type": "ThrottlingException", "message": "...", "headers": {}}
-        {"json": {...}}                              canned 200 JSON answer
-        {"events": [{"event": "messageStart", "payload": {...}},
-                    {"exception": "throttlingException", "payload": {"message": "..."}},
-                    {"garbage": true}], "abort": false}   scripted stream frames
+Test control: the /_fake/* routes of tests/fakes/base.py. Each recorded request has method,
+path (raw), headers, body and auth_error (the failed auth check, or None). Auth, operation and
+JSON body are checked before a script is taken; the scripts are Bedrock's own (FIFO, one per
+API request that passed those checks):
+    {"status": 429, "error_type": "ThrottlingException", "message": "...", "headers": {}}
+    {"json": {...}}                              canned 200 JSON answer
+    {"events": [{"event": "messageStart", "payload": {...}},
+                {"exception": "throttlingException", "payload": {"message": "..."}},
+                {"garbage": true}], "abort": false}   scripted stream frames
 """
-import argparse
-import collections
 import hashlib
 import hmac
 import json
 import re
 import struct
 import sys
-import threading
 import uuid
 import zlib
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
+
+if __package__ in (None, ""):  # run as a script: make the tests package importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from tests.fakes.base import STATE, FakeHandler, serve  # noqa: E402
 
 CREDENTIALS = {"AKIDFAKEEXAMPLE": "fake/secret/key+EXAMPLE"}
 BEARER_TOKEN = "bedrock-api-key-fake"
@@ -47,23 +50,6 @@ ACCESS_KEY_PATTERN = re.compile(
 PATH = re.compile(r"^/model/(?P<model>[^/]+)/(?P<action>converse|converse-stream|invoke)$")
 PAD = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 GUARDRAIL_TEXT = "Sorry, the model cannot answer this question."
-
-
-class State:
-    """Recorded requests and queued behaviours, shared by the handler threads."""
-
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.requests = []
-        self.scripts = collections.deque()
-
-    def next_script(self):
-        """The next queued behaviour, or None."""
-        with self.lock:
-            return self.scripts.popleft() if self.scripts else None
-
-
-STATE = State()
 
 
 # -- AWS event-stream framing -------------------------------------------------------------------
@@ -275,101 +261,80 @@ def validate_converse(body):
 ERROR_SUFFIX = ":http://internal.amazon.com/coral/com.amazon.bedrock/"
 
 
-class Handler(BaseHTTPRequestHandler):
-    """Routes API calls to the fake model after auth and any scripted behaviour."""
+def auth_problem(method, raw_path, headers, raw):
+    """None when the request is authenticated (Bedrock API key or SigV4), else (type, message)."""
+    auth = headers.get("authorization", "")
+    if auth.startswith("Bearer "):
+        return None if auth[7:] == BEARER_TOKEN else (
+            "UnrecognizedClientException", "Invalid API Key format: Must start with "
+            "pre-defined prefix")
+    return check_sigv4(method, raw_path, headers, raw)
 
-    protocol_version = "HTTP/1.1"
+
+class Handler(FakeHandler):
+    """Auth, routing and Bedrock's scripted behaviours, then the fake model."""
+
     server_version = "FakeBedrock/1.0"
-
-    def log_message(self, format, *args):  # noqa: A002 - stdlib signature
-        """Silence the per-request stderr line."""
-
-    def do_GET(self):  # noqa: N802 - stdlib naming
-        """Handle GET."""
-        self.dispatch()
-
-    def do_POST(self):  # noqa: N802
-        """Handle POST."""
-        self.dispatch()
+    stream_content_type = "application/vnd.amazon.eventstream"
 
     def send(self, status, payload, content_type="application/json", headers=None):
-        """Answer with a complete body."""
-        data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
-        for name, value in (headers or {}).items():
-            self.send_header(name, str(value))
-        self.end_headers()
-        self.wfile.write(data)
-        self.wfile.flush()
+        """Every AWS answer carries an x-amzn-RequestId."""
+        super().send(status, payload, content_type,
+                     {"x-amzn-RequestId": str(uuid.uuid4()), **(headers or {})})
+
+    def send_chunked(self, frames, delay=0.0, abort=False, content_type=None, headers=None):
+        """Event-stream bodies carry an x-amzn-RequestId too."""
+        super().send_chunked(frames, delay, abort, content_type,
+                             {"x-amzn-RequestId": str(uuid.uuid4()), **(headers or {})})
 
     def send_error_json(self, status, error_type, message, headers=None):
         """An AWS REST-JSON error."""
         self.send(status, {"message": message},
                   headers={"x-amzn-ErrorType": error_type + ERROR_SUFFIX, **(headers or {})})
 
-    def send_frames(self, frames, abort=False):
-        """An event-stream body over chunked encoding; ``abort`` drops the socket mid-body."""
-        self.send_response(200)
-        self.send_header("Content-Type", "application/vnd.amazon.eventstream")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
-        self.end_headers()
-        try:
-            for data in frames:
-                self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-                self.wfile.flush()
-            if abort:
-                self.close_connection = True
-                return
-            self.wfile.write(b"0\r\n\r\n")
-            self.wfile.flush()
-        except OSError:
-            self.close_connection = True
+    def frame(self, event):
+        """One scripted stream item as event-stream bytes (``garbage``: not a frame at all)."""
+        if event.get("garbage"):
+            return b"\x00\x00\x00\x20not an event-stream frame at all!!"
+        if "exception" in event:
+            return exception_frame(event["exception"], event.get("payload") or {})
+        return event_frame(event["event"], event.get("payload") or {})
 
     def dispatch(self):
-        """Control routes, else record + auth + script + fake API."""
+        """Bedrock authenticates, routes and parses before any scripted behaviour."""
         raw_path = urlsplit(self.path).path
-        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         if raw_path.startswith("/_fake/"):
-            return self.control(raw_path, raw)
+            return super().dispatch()
+        raw = self.read_body()
         headers = {k.lower(): v for k, v in self.headers.items()}
-        auth = headers.get("authorization", "")
-        if auth.startswith("Bearer "):
-            problem = None if auth[7:] == BEARER_TOKEN else (
-                "UnrecognizedClientException", "Invalid API Key format: Must start with "
-                "pre-defined prefix")
-        else:
-            problem = check_sigv4(self.command, raw_path, headers, raw)
+        problem = auth_problem(self.command, raw_path, headers, raw)
         try:
             body = json.loads(raw) if raw else None
         except ValueError:
             body = None
-        with STATE.lock:
-            STATE.requests.append({"method": self.command, "path": raw_path, "headers": headers,
-                                   "body": body, "auth_error": problem and problem[0]})
+        STATE.record({"method": self.command, "path": raw_path, "headers": headers,
+                      "body": body, "auth_error": problem and problem[0]})
         if problem:
             return self.send_error_json(403, *problem)
-        match = PATH.match(raw_path)
-        if self.command != "POST" or not match:
+        if self.command != "POST" or not PATH.match(raw_path):
             return self.send_error_json(404, "UnknownOperationException", "Unknown operation")
         if not isinstance(body, dict):
             return self.send_error_json(400, "SerializationException", "Malformed JSON body")
-        script = STATE.next_script() or {}
+        script = STATE.next_script()
         if "status" in script:
             return self.send_error_json(script["status"], script["error_type"],
                                         script.get("message", "scripted"), script.get("headers"))
         if "json" in script:
             return self.send(200, script["json"])
         if "events" in script:
-            return self.send_frames([scripted_frame(e) for e in script["events"]],
-                                    abort=script.get("abort", False))
-        return self.api(unquote(match["model"]), match["action"], body)
+            return self.send_chunked([self.frame(e) for e in script["events"]],
+                                     abort=script.get("abort", False))
+        return self.api(raw_path, body, script)
 
-    def api(self, model, action, body):
+    def api(self, path, body, script):
         """The Bedrock operations."""
+        match = PATH.match(path)
+        model, action = unquote(match["model"]), match["action"]
         if action == "invoke":
             status, out, headers = invoke(model, body)
             return self.send(status, out, headers=headers) if status == 200 else \
@@ -378,51 +343,15 @@ class Handler(BaseHTTPRequestHandler):
         if problem:
             return self.send_error_json(400, "ValidationException", problem)
         if action == "converse-stream":
-            return self.send_frames(stream_frames(body))
+            return self.send_chunked(stream_frames(body),
+                                     delay=script.get("stream_delay_ms", 0) / 1000)
         return self.send(200, converse(body))
-
-    def control(self, path, raw):
-        """The /_fake/* test hooks."""
-        if path == "/_fake/requests":
-            with STATE.lock:
-                return self.send(200, list(STATE.requests))
-        if path == "/_fake/reset":
-            with STATE.lock:
-                STATE.requests.clear()
-                STATE.scripts.clear()
-            return self.send(200, {"ok": True})
-        if path == "/_fake/script":
-            with STATE.lock:
-                STATE.scripts.extend(json.loads(raw))
-            return self.send(200, {"ok": True})
-        return self.send(404, {"message": f"Unknown control route {path}"})
-
-
-def scripted_frame(item):
-    """One scripted stream item as bytes."""
-    if item.get("garbage"):
-        return b"\x00\x00\x00\x20not an event-stream frame at all!!"
-    if "exception" in item:
-        return exception_frame(item["exception"], item.get("payload") or {})
-    return event_frame(item["event"], item.get("payload") or {})
 
 
 def main(argv=None):
     """Serve until killed."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=0)
-    args = parser.parse_args(argv)
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
-    server.daemon_threads = True
-    print(f"LISTENING {server.server_address[1]}", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-    return 0
+    serve(Handler, __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -12,54 +12,27 @@ Keys come in the ``x-goog-api-key`` header: none -> 403 PERMISSION_DENIED, ``gm-
 API_KEY_INVALID. With tools declared and no functionResponse in the last turn the model calls
 the first declared function (twice when the user text says "two cities"); otherwise it echoes
 the last user text. Fields Gemini refuses in a function schema (additionalProperties, $schema,
-strict ...) are refused here too, with Gemini's error text.
+strict ...) are refused here too, with Gemini's error text. JSON answers are pretty-printed and
+SSE events CRLF-separated, like Google's front end.
 
-Test control (never recorded), as in fake_openai.py:
-
-    GET  /_fake/requests   every API request: method, path, query, headers, body
-    POST /_fake/reset      forget requests and scripts
-    POST /_fake/script     queue behaviours (a JSON list, FIFO, one per API request):
-        {"status": 429, "json": {...}, "headers": {...}}   canned answer
-        {"stream_events": ["{...}", ...]}                  SSE data events, then end
-        {"close": true}                                    drop the socket without answering
+Test control and scripted behaviours: see tests/fakes/base.py.
 """
-import argparse
-import collections
 import hashlib
 import json
 import sys
-import threading
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make the tests package importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from tests.fakes.base import FakeHandler, serve  # noqa: E402
 
 BAD_KEY = "gm-bad"
 SCHEMA_FIELDS = {"type", "format", "title", "description", "nullable", "enum", "items",
                  "properties", "required", "minItems", "maxItems", "minProperties",
                  "maxProperties", "minLength", "maxLength", "pattern", "minimum", "maximum",
                  "example", "default", "anyOf", "propertyOrdering"}
-
-
-class State:
-    """Recorded requests and queued behaviours, shared by the handler threads."""
-
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.requests = []
-        self.scripts = collections.deque()
-
-    def record(self, entry):
-        """Remember one API request."""
-        with self.lock:
-            self.requests.append(entry)
-
-    def next_script(self):
-        """The next queued behaviour, or None."""
-        with self.lock:
-            return self.scripts.popleft() if self.scripts else None
-
-
-STATE = State()
 
 
 def google_error(code, status, message, details=None):
@@ -207,90 +180,25 @@ def embed_one(request):
                                 int(request.get("outputDimensionality") or 8))}
 
 
-class Handler(BaseHTTPRequestHandler):
-    """Routes Gemini API calls, after any scripted behaviour."""
+class Handler(FakeHandler):
+    """The Gemini endpoints, after any scripted behaviour (tests/fakes/base.py)."""
 
-    protocol_version = "HTTP/1.1"
     server_version = "FakeGemini/1.0"
+    stream_content_type = "text/event-stream"
 
-    def log_message(self, format, *args):  # noqa: A002 - stdlib signature
-        """Silence the per-request stderr line."""
+    def send(self, status, payload, content_type="application/json; charset=UTF-8",
+             headers=None):
+        """Google pretty-prints its JSON answers."""
+        if not isinstance(payload, (bytes, str)):
+            payload = json.dumps(payload, indent=2)
+        super().send(status, payload, content_type, headers)
 
-    def do_GET(self):  # noqa: N802 - stdlib naming
-        """Handle GET."""
-        self.dispatch()
+    def frame(self, event):
+        """One SSE data event, CRLF-separated like Google's front end."""
+        data = event if isinstance(event, str) else json.dumps(event)
+        return f"data: {data}\r\n\r\n".encode()
 
-    def do_POST(self):  # noqa: N802
-        """Handle POST."""
-        self.dispatch()
-
-    def send(self, status, payload, headers=None):
-        """A complete JSON answer."""
-        data = json.dumps(payload, indent=2).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=UTF-8")
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, str(value))
-        self.end_headers()
-        self.wfile.write(data)
-        self.wfile.flush()
-
-    def send_stream(self, events):
-        """SSE over a chunked body, CRLF-separated like Google's front end."""
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.end_headers()
-        for event in events:
-            line = event if isinstance(event, str) else json.dumps(event)
-            data = f"data: {line}\r\n\r\n".encode()
-            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-            self.wfile.flush()
-        self.wfile.write(b"0\r\n\r\n")
-        self.wfile.flush()
-
-    def dispatch(self):
-        """Control routes, else record + script + fake API."""
-        url = urlsplit(self.path)
-        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        if url.path.startswith("/_fake/"):
-            return self.control(url.path, raw)
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = None
-        STATE.record({"method": self.command, "path": url.path, "query": parse_qs(url.query),
-                      "headers": {k.lower(): v for k, v in self.headers.items()}, "body": body})
-        script = STATE.next_script() or {}
-        if script.get("close"):
-            self.close_connection = True
-            return None
-        if "status" in script:
-            return self.send(script["status"], script.get("json", {}), script.get("headers"))
-        if "stream_events" in script:
-            return self.send_stream(script["stream_events"])
-        return self.api(url, body)
-
-    def control(self, path, raw):
-        """The /_fake/* test hooks."""
-        with STATE.lock:
-            if path == "/_fake/requests":
-                entries = list(STATE.requests)
-            elif path == "/_fake/reset":
-                STATE.requests.clear()
-                STATE.scripts.clear()
-                entries = {"ok": True}
-            elif path == "/_fake/script":
-                STATE.scripts.extend(json.loads(raw))
-                entries = {"ok": True}
-            else:
-                entries = None
-        if entries is None:
-            return self.send(404, google_error(404, "NOT_FOUND", f"Unknown control route {path}"))
-        return self.send(200, entries)
-
-    def api(self, url, body):
+    def api(self, path, body, script):
         """The Gemini endpoints."""
         key = self.headers.get("x-goog-api-key")
         if not key:
@@ -304,7 +212,7 @@ class Handler(BaseHTTPRequestHandler):
                 [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID",
                   "domain": "googleapis.com",
                   "metadata": {"service": "generativelanguage.googleapis.com"}}]))
-        resource, _, method = url.path.partition(":")
+        resource, _, method = path.partition(":")
         model = resource.rsplit("/", 1)[-1]
         if self.command != "POST" or not resource.startswith("/v1beta/models/"):
             return self.send(404, google_error(404, "NOT_FOUND", "Requested entity was not found."))
@@ -321,26 +229,15 @@ class Handler(BaseHTTPRequestHandler):
         if problem:
             return self.send(400, problem)
         if method == "streamGenerateContent":
-            return self.send_stream(stream_events(body, model))
+            return self.send_chunked([self.frame(e) for e in stream_events(body, model)],
+                                     delay=script.get("stream_delay_ms", 0) / 1000)
         return self.send(200, generate(body, model))
 
 
 def main(argv=None):
     """Serve until killed."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=0)
-    args = parser.parse_args(argv)
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
-    server.daemon_threads = True
-    print(f"LISTENING {server.server_address[1]}", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-    return 0
+    serve(Handler, __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
