@@ -5,13 +5,11 @@ common gateways live for the whole session; each test resets the fake instead. G
 special configuration are started by the module that needs them, through ``start_gateway``.
 """
 import socket
-import subprocess
-import sys
 
 import pytest
 
 from .helpers import (FAKE_KEY, FAKE_SCRIPT, HERE, MASTER_KEY, SECTION_KEY, UPSTREAM_KEY,
-                      FakeUpstream, model, start_gateway, stop_process)
+                      run_fake, model, start_gateway)
 
 
 def pytest_collection_modifyitems(items):
@@ -24,15 +22,8 @@ def pytest_collection_modifyitems(items):
 @pytest.fixture(scope="session")
 def fake_upstream():
     """The fake OpenAI process for the whole session."""
-    proc = subprocess.Popen([sys.executable, str(FAKE_SCRIPT), "--port", "0"],
-                            stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
-    try:
-        line = proc.stdout.readline()
-        assert line.startswith("LISTENING "), f"fake upstream did not start: {line!r}"
-        yield FakeUpstream(int(line.split()[1]))
-    finally:
-        stop_process(proc)
-        proc.stdout.close()
+    with run_fake(FAKE_SCRIPT) as fake:
+        yield fake
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
 """Helpers for the end-to-end tests: process control, the fake upstream handle, assertions."""
+import contextlib
 import json
 import os
 import signal
@@ -14,7 +15,8 @@ import requests
 import yaml
 
 HERE = Path(__file__).resolve().parent
-FAKE_SCRIPT = HERE.parent / "fakes" / "fake_openai.py"
+FAKES = HERE.parent / "fakes"
+FAKE_SCRIPT = FAKES / "fake_openai.py"
 CONSOLE_SCRIPT = Path(sys.executable).parent / "switchboard"
 READY_TIMEOUT = 20
 
@@ -48,8 +50,22 @@ def stop_process(proc):
             proc.wait()
 
 
+@contextlib.contextmanager
+def run_fake(script=FAKE_SCRIPT):
+    """Run a fake provider (a tests/fakes/ script) on a free port; yield a handle on it."""
+    proc = subprocess.Popen([sys.executable, str(FAKES / script), "--port", "0"],
+                            stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("LISTENING "), f"{script} did not start: {line!r}"
+        yield FakeUpstream(int(line.split()[1]))
+    finally:
+        stop_process(proc)
+        proc.stdout.close()
+
+
 class FakeUpstream:
-    """Handle on the fake OpenAI process: its URLs, recorded requests and scripts."""
+    """Handle on a fake provider process: its URLs, recorded requests, streams and scripts."""
 
     def __init__(self, port):
         self.url = f"http://127.0.0.1:{port}"

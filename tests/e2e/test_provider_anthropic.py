@@ -1,15 +1,10 @@
 """Anthropic end to end: the openai SDK -> the real gateway -> a fake Anthropic Messages API."""
 import json
-import subprocess
-import sys
 
 import openai
 import pytest
-import requests
 
-from .helpers import HERE, model, start_gateway, stop_process, wait_for
-
-FAKE = HERE.parent / "fakes" / "fake_anthropic.py"
+from .helpers import model, run_fake, start_gateway, wait_for
 KEY = "sk-ant-api03-e2e-key-0000"
 ENV_KEY = "sk-ant-api03-from-env-1111"
 HELLO = [{"role": "user", "content": "hello there"}]
@@ -19,34 +14,10 @@ WEATHER = {"type": "function", "function": {
                    "required": ["query"]}}}
 
 
-class FakeAnthropic:
-    """Handle on the fake process: recorded requests and scripted answers."""
-
-    def __init__(self, port):
-        self.url = f"http://127.0.0.1:{port}"
-
-    def requests(self):
-        return requests.get(self.url + "/_fake/requests", timeout=5).json()
-
-    def reset(self):
-        requests.post(self.url + "/_fake/reset", timeout=5).raise_for_status()
-
-    def script(self, *behaviours):
-        requests.post(self.url + "/_fake/script", json=list(behaviours),
-                      timeout=5).raise_for_status()
-
-
 @pytest.fixture(scope="module")
 def fake_server():
-    proc = subprocess.Popen([sys.executable, str(FAKE), "--port", "0"], stdout=subprocess.PIPE,
-                            stdin=subprocess.DEVNULL, text=True)
-    try:
-        line = proc.stdout.readline()
-        assert line.startswith("LISTENING "), f"fake anthropic did not start: {line!r}"
-        yield FakeAnthropic(int(line.split()[1]))
-    finally:
-        stop_process(proc)
-        proc.stdout.close()
+    with run_fake("fake_anthropic.py") as fake:
+        yield fake
 
 
 @pytest.fixture(scope="module")

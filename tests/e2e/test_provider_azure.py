@@ -1,14 +1,9 @@
 """Azure OpenAI end to end: the openai SDK -> the real gateway -> a fake Azure resource."""
-import subprocess
-import sys
 
 import openai
 import pytest
-import requests
 
-from .helpers import HERE, model, start_gateway, stop_process
-
-FAKE_AZURE = HERE.parent / "fakes" / "fake_azure.py"
+from .helpers import model, run_fake, start_gateway
 KEY = "azure-key-1"
 VERSION = "2024-10-21"
 HELLO = [{"role": "user", "content": "Paris"}]
@@ -17,38 +12,11 @@ WEATHER = {"type": "function", "function": {
                                           "properties": {"location": {"type": "string"}}}}}
 
 
-class FakeAzure:
-    """Handle on the fake Azure process."""
-
-    def __init__(self, port):
-        self.url = f"http://127.0.0.1:{port}"
-
-    def requests(self):
-        """Recorded API requests."""
-        return requests.get(self.url + "/_fake/requests", timeout=5).json()
-
-    def reset(self):
-        """Forget requests and scripts."""
-        requests.post(self.url + "/_fake/reset", timeout=5).raise_for_status()
-
-    def script(self, *behaviours):
-        """Queue behaviours for the next API requests."""
-        requests.post(self.url + "/_fake/script", json=list(behaviours),
-                      timeout=5).raise_for_status()
-
-
 @pytest.fixture(scope="module")
 def azure_upstream():
     """The fake Azure resource for this module."""
-    proc = subprocess.Popen([sys.executable, str(FAKE_AZURE), "--port", "0"],
-                            stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
-    try:
-        line = proc.stdout.readline()
-        assert line.startswith("LISTENING "), f"fake azure did not start: {line!r}"
-        yield FakeAzure(int(line.split()[1]))
-    finally:
-        stop_process(proc)
-        proc.stdout.close()
+    with run_fake("fake_azure.py") as fake:
+        yield fake
 
 
 @pytest.fixture

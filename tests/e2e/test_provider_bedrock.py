@@ -4,16 +4,12 @@ The fake checks every signature with the AWS algorithm, speaks the binary event-
 for ConverseStream and answers errors the way Bedrock does; the official openai SDK drives it.
 """
 import json
-import subprocess
-import sys
 
 import openai
 import pytest
-import requests
 
-from .helpers import HERE, model, start_gateway, stop_process
+from .helpers import model, run_fake, start_gateway
 
-FAKE = HERE.parent / "fakes" / "fake_bedrock.py"
 KEY_ID, SECRET = "AKIDFAKEEXAMPLE", "fake/secret/key+EXAMPLE"
 CLAUDE = "anthropic.claude-3-5-sonnet-20240620-v1:0"
 HELLO = [{"role": "user", "content": "hello there"}]
@@ -24,38 +20,11 @@ WEATHER = {"type": "function", "function": {
                    "required": ["city"]}}}
 
 
-class FakeBedrock:
-    """Handle on the fake Bedrock process."""
-
-    def __init__(self, port):
-        self.url = f"http://127.0.0.1:{port}"
-
-    def requests(self):
-        """Recorded API requests."""
-        return requests.get(self.url + "/_fake/requests", timeout=5).json()
-
-    def reset(self):
-        """Forget requests and scripts."""
-        requests.post(self.url + "/_fake/reset", timeout=5).raise_for_status()
-
-    def script(self, *behaviours):
-        """Queue behaviours for the next API requests."""
-        requests.post(self.url + "/_fake/script", json=list(behaviours),
-                      timeout=5).raise_for_status()
-
-
 @pytest.fixture(scope="module")
 def fake_bedrock():
     """The fake Bedrock runtime process for this module."""
-    proc = subprocess.Popen([sys.executable, str(FAKE), "--port", "0"], stdout=subprocess.PIPE,
-                            stdin=subprocess.DEVNULL, text=True)
-    try:
-        line = proc.stdout.readline()
-        assert line.startswith("LISTENING "), f"fake bedrock did not start: {line!r}"
-        yield FakeBedrock(int(line.split()[1]))
-    finally:
-        stop_process(proc)
-        proc.stdout.close()
+    with run_fake("fake_bedrock.py") as fake:
+        yield fake
 
 
 @pytest.fixture(scope="module")

@@ -1,14 +1,10 @@
 """Cohere through the real gateway: a fake Cohere v2 process, driven by the openai SDK."""
 import json
-import subprocess
-import sys
 
 import openai
 import pytest
 
-from .helpers import HERE, FakeUpstream, model, start_gateway, stop_process
-
-FAKE_COHERE = HERE.parent / "fakes" / "fake_cohere.py"
+from .helpers import model, run_fake, start_gateway
 KEY = "co-e2e-key"
 HELLO = [{"role": "user", "content": "hello there"}]
 WEATHER = {"type": "function", "function": {
@@ -20,15 +16,8 @@ WEATHER = {"type": "function", "function": {
 @pytest.fixture(scope="module")
 def cohere():
     """The fake Cohere process for this module."""
-    proc = subprocess.Popen([sys.executable, str(FAKE_COHERE), "--port", "0"],
-                            stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
-    try:
-        line = proc.stdout.readline()
-        assert line.startswith("LISTENING "), f"fake cohere did not start: {line!r}"
-        yield FakeUpstream(int(line.split()[1]))
-    finally:
-        stop_process(proc)
-        proc.stdout.close()
+    with run_fake("fake_cohere.py") as fake:
+        yield fake
 
 
 @pytest.fixture(scope="module")

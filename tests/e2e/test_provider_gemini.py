@@ -2,16 +2,12 @@
 import base64
 import json
 import struct
-import subprocess
-import sys
 
 import openai
 import pytest
 import requests
 
-from .helpers import HERE, model, start_gateway, stop_process
-
-FAKE_GEMINI = HERE.parent / "fakes" / "fake_gemini.py"
+from .helpers import model, run_fake, start_gateway
 KEY = "gm-e2e-key"
 HELLO = [{"role": "user", "content": "hello there"}]
 WEATHER = {"type": "function", "function": {
@@ -20,38 +16,11 @@ WEATHER = {"type": "function", "function": {
                    "properties": {"location": {"type": "string"}}, "required": ["location"]}}}
 
 
-class FakeGemini:
-    """Handle on the fake Gemini process."""
-
-    def __init__(self, port):
-        self.url = f"http://127.0.0.1:{port}"
-
-    def requests(self):
-        """Recorded API requests."""
-        return requests.get(self.url + "/_fake/requests", timeout=5).json()
-
-    def reset(self):
-        """Forget requests and scripts."""
-        requests.post(self.url + "/_fake/reset", timeout=5).raise_for_status()
-
-    def script(self, *behaviours):
-        """Queue behaviours for the next API requests."""
-        requests.post(self.url + "/_fake/script", json=list(behaviours),
-                      timeout=5).raise_for_status()
-
-
 @pytest.fixture(scope="module")
 def fake_gemini():
     """The fake Gemini API process for this module."""
-    proc = subprocess.Popen([sys.executable, str(FAKE_GEMINI), "--port", "0"],
-                            stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
-    try:
-        line = proc.stdout.readline()
-        assert line.startswith("LISTENING "), f"fake gemini did not start: {line!r}"
-        yield FakeGemini(int(line.split()[1]))
-    finally:
-        stop_process(proc)
-        proc.stdout.close()
+    with run_fake("fake_gemini.py") as fake:
+        yield fake
 
 
 @pytest.fixture(scope="module")

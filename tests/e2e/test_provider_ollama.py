@@ -1,15 +1,10 @@
 """Ollama end to end: the openai SDK -> the real gateway -> a fake Ollama server."""
 import json
-import subprocess
-import sys
 
 import openai
 import pytest
-import requests
 
-from .helpers import HERE, model, start_gateway, stop_process
-
-FAKE_OLLAMA = HERE.parent / "fakes" / "fake_ollama.py"
+from .helpers import model, run_fake, start_gateway
 HELLO = [{"role": "user", "content": "Paris"}]
 PNG = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5"
        "ErkJggg==")
@@ -18,38 +13,11 @@ WEATHER = {"type": "function", "function": {
                                           "properties": {"location": {"type": "string"}}}}}
 
 
-class FakeOllama:
-    """Handle on the fake Ollama process."""
-
-    def __init__(self, port):
-        self.url = f"http://127.0.0.1:{port}"
-
-    def requests(self):
-        """Recorded API requests."""
-        return requests.get(self.url + "/_fake/requests", timeout=5).json()
-
-    def reset(self):
-        """Forget requests and scripts."""
-        requests.post(self.url + "/_fake/reset", timeout=5).raise_for_status()
-
-    def script(self, *behaviours):
-        """Queue behaviours for the next API requests."""
-        requests.post(self.url + "/_fake/script", json=list(behaviours),
-                      timeout=5).raise_for_status()
-
-
 @pytest.fixture(scope="module")
 def ollama_upstream():
     """The fake Ollama server for this module."""
-    proc = subprocess.Popen([sys.executable, str(FAKE_OLLAMA), "--port", "0"],
-                            stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
-    try:
-        line = proc.stdout.readline()
-        assert line.startswith("LISTENING "), f"fake ollama did not start: {line!r}"
-        yield FakeOllama(int(line.split()[1]))
-    finally:
-        stop_process(proc)
-        proc.stdout.close()
+    with run_fake("fake_ollama.py") as fake:
+        yield fake
 
 
 @pytest.fixture
