@@ -5,6 +5,7 @@ import openai
 import pytest
 
 from .helpers import model, run_fake, start_gateway, wait_for
+
 KEY = "sk-ant-api03-e2e-key-0000"
 ENV_KEY = "sk-ant-api03-from-env-1111"
 HELLO = [{"role": "user", "content": "hello there"}]

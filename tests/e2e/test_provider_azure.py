@@ -4,6 +4,7 @@ import openai
 import pytest
 
 from .helpers import model, run_fake, start_gateway
+
 KEY = "azure-key-1"
 VERSION = "2024-10-21"
 HELLO = [{"role": "user", "content": "Paris"}]

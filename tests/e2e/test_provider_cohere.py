@@ -5,6 +5,7 @@ import openai
 import pytest
 
 from .helpers import model, run_fake, start_gateway
+
 KEY = "co-e2e-key"
 HELLO = [{"role": "user", "content": "hello there"}]
 WEATHER = {"type": "function", "function": {

@@ -8,6 +8,7 @@ import pytest
 import requests
 
 from .helpers import model, run_fake, start_gateway
+
 KEY = "gm-e2e-key"
 HELLO = [{"role": "user", "content": "hello there"}]
 WEATHER = {"type": "function", "function": {

@@ -5,6 +5,7 @@ import openai
 import pytest
 
 from .helpers import model, run_fake, start_gateway
+
 HELLO = [{"role": "user", "content": "Paris"}]
 PNG = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5"
        "ErkJggg==")
