@@ -320,7 +320,7 @@ def _credentials(model_name, params):
     return found
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _chain_credentials(profile):
     # Once per profile and worker: off AWS, the chain's instance-metadata probe takes seconds.
     import botocore.exceptions

@@ -277,7 +277,7 @@ def parse_args(argv=None):
     p.add_argument("--scenarios", default="chat,stream,embed")
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--upstream-latency-ms", type=float, default=0.0)
-    p.add_argument("--cpu", default=None, 
+    p.add_argument("--cpu", default=None,
                    help="gateway CPUs, e.g. 1 or 0,1 (default: 1 on 2+ cores)")
     p.add_argument("--switchboard", default=os.path.join(os.path.dirname(sys.executable),
                                                          "switchboard"))
