@@ -15,7 +15,7 @@ import orjson
 
 from app import errors
 from app.providers import common
-from app.providers.base import read_stream, scrub
+from app.providers.base import scrub, stream_body
 from app.streaming import sse_events
 
 NAME = "anthropic"
@@ -114,14 +114,9 @@ def scrubber(call):
 
 def stream_chunks(call, response):
     """OpenAI chunk payloads for an Anthropic SSE response (call.usage kept up to date)."""
-    ctype = response.headers.get("content-type", "")
-    if not ctype.startswith("text/event-stream"):
-        raise errors.BadGatewayError(
-            f"{NAME} answered a stream request with {ctype or 'no content type'}, "
-            "not an event stream")
     translator = StreamTranslator(call.deployment.upstream_model,
                                   common.wants_usage(call.body), scrubber(call))
-    for _name, data in sse_events(read_stream(response, NAME)):
+    for _name, data in sse_events(stream_body(response, NAME)):
         event = parse_event(data)
         yield from translator.feed(event)
         if event.get("type") in ("message_delta", "message_stop"):

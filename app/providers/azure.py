@@ -17,11 +17,9 @@ import orjson
 
 from app import errors
 from app.providers import common
-from app.providers.base import Outbound, Target, read_stream, scrub
+from app.providers.base import Outbound, Target, scrub
 from app.providers.hosts import ALL, Host
-from app.providers.openai import (DEFAULT_PARAMS, PATHS, OpenAICompatible,
-                                  override_headers, parse_chunk, stream_error)
-from app.streaming import sse_events
+from app.providers.openai import DEFAULT_PARAMS, PATHS, OpenAICompatible, override_headers
 
 # Used when neither the request, the deployment nor AZURE_API_VERSION names one (latest GA).
 DEFAULT_API_VERSION = "2024-10-21"
@@ -85,24 +83,11 @@ class AzureProvider(OpenAICompatible):
 
     def iter_events(self, call, response):
         """OpenAI chunks minus Azure's bookkeeping, all under one id and created."""
-        ctype = response.headers.get("content-type", "")
-        if not ctype.startswith("text/event-stream"):
-            raise errors.BadGatewayError(
-                f"azure answered a stream request with {ctype or 'no content type'}, "
-                "not an event stream")
         ids = StreamIds(call.endpoint, call.deployment.upstream_model)
-        for _name, data in sse_events(read_stream(response, self.name)):
-            if data == b"[DONE]":
-                return
-            chunk = parse_chunk(data, self.name)
-            if "error" in chunk:
-                raise stream_error(call, chunk["error"])
-            if chunk.get("usage"):
-                call.usage = chunk["usage"]
+        for chunk, data in self.chunks(call, response):
             out = ids.fix(chunk, data)
             if out is not None:
                 yield out
-        raise errors.BadGatewayError("azure closed the stream before it was complete")
 
     def parse_error(self, call, status, content, headers):
         """Azure's error body -> the tree; content filtering is content_policy_violation."""

@@ -175,6 +175,16 @@ def scrub(call, text):
     return _KEY_PATTERN.sub(r"\1***", text)
 
 
+def stream_body(response, who, content_type="text/event-stream"):
+    """The body chunks of a streaming response, once it is known to be the stream we asked for."""
+    ctype = response.headers.get("content-type", "")
+    if not ctype.startswith(content_type):
+        raise errors.BadGatewayError(
+            f"{who} answered a stream request with {ctype or 'no content type'}, "
+            f"not {content_type}")
+    return read_stream(response, who)
+
+
 def read_stream(response, who):
     """The body chunks of a streaming response; a lost connection is the provider's 502/504."""
     try:

@@ -18,7 +18,8 @@ import orjson
 from app import errors
 from app.providers import bedrock_convert as convert
 from app.providers import common
-from app.providers.base import Call, Outbound, Provider, Target, json_or_502, read_stream, scrub
+from app.providers.base import (Call, Outbound, Provider, Target, json_or_502, scrub,
+                                stream_body)
 
 log = logging.getLogger("switchboard")
 
@@ -147,13 +148,8 @@ class BedrockProvider(Provider):
 
     def iter_events(self, call, response):
         """ConverseStream event-stream frames -> OpenAI chunks; raises if the stream breaks."""
-        ctype = response.headers.get("content-type", "")
-        if not ctype.startswith(STREAM_TYPE):
-            raise errors.BadGatewayError(
-                f"{self.name} answered a stream request with {ctype or 'no content type'}, "
-                "not an AWS event stream")
         translator = convert.StreamTranslator(call.target.model_id, common.wants_usage(call.body))
-        for message in _frames(read_stream(response, self.name)):
+        for message in _frames(stream_body(response, self.name, STREAM_TYPE)):
             headers = message.headers
             kind = headers.get(":message-type", "event")
             if kind == "exception":

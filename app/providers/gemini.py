@@ -13,7 +13,7 @@ import orjson
 
 from app import errors
 from app.providers import common
-from app.providers.base import Outbound, Provider, Target, json_or_502, read_stream, scrub
+from app.providers.base import Outbound, Provider, Target, json_or_502, scrub, stream_body
 from app.providers.gemini_convert import SIGNATURE_SEP, request_body
 from app.streaming import sse_events
 
@@ -102,12 +102,8 @@ class GeminiProvider(Provider):
 
     def iter_events(self, call, response):
         """Translate Gemini's SSE GenerateContentResponse events into chat.completion.chunks."""
-        ctype = response.headers.get("content-type", "")
-        if not ctype.startswith("text/event-stream"):
-            raise errors.BadGatewayError(
-                f"gemini answered a stream request with {ctype or 'no content type'}")
         state = _StreamState(call.body["model"], common.wants_usage(call.body))
-        for _name, data in sse_events(read_stream(response, self.name)):
+        for _name, data in sse_events(stream_body(response, self.name)):
             event = _event(data)
             err = event.get("error")
             if isinstance(err, dict):

@@ -9,7 +9,7 @@ import orjson
 
 from app import errors
 from app.providers import common
-from app.providers.base import Outbound, Provider, Target, json_or_502, read_stream, scrub
+from app.providers.base import Outbound, Provider, Target, json_or_502, scrub, stream_body
 from app.streaming import sse_events
 
 PATHS = {"chat": "/chat/completions", "embeddings": "/embeddings", "completions": "/completions"}
@@ -70,14 +70,16 @@ class OpenAICompatible(Provider):
 
     def iter_events(self, call, response):
         """Pass OpenAI chunks through, checking each is JSON and that [DONE] arrives."""
-        ctype = response.headers.get("content-type", "")
-        if not ctype.startswith("text/event-stream"):
-            raise errors.BadGatewayError(
-                f"{self.name} answered a stream request with {ctype or 'no content type'}, "
-                "not an event stream")
         # Usage we asked for on our own account is kept for the logs, not shown to the client.
         hide_usage = self.host.stream_usage and not common.wants_usage(call.body)
-        for _name, data in sse_events(read_stream(response, self.name)):
+        for chunk, data in self.chunks(call, response):
+            if hide_usage and chunk.get("usage") and not chunk.get("choices"):
+                continue
+            yield data
+
+    def chunks(self, call, response):
+        """(chunk, raw bytes) of an OpenAI event stream; errors, a missing [DONE] raise."""
+        for _name, data in sse_events(stream_body(response, self.name)):
             if data == b"[DONE]":
                 return
             chunk = parse_chunk(data, self.name)
@@ -85,9 +87,7 @@ class OpenAICompatible(Provider):
                 raise stream_error(call, chunk["error"])
             if chunk.get("usage"):
                 call.usage = chunk["usage"]
-                if hide_usage and not chunk.get("choices"):
-                    continue
-            yield data
+            yield chunk, data
         raise errors.BadGatewayError(f"{self.name} closed the stream before it was complete")
 
     def parse_error(self, call, status, content, headers):

@@ -491,7 +491,7 @@ def test_broken_streams_are_502(data):
 
 
 def test_stream_with_wrong_content_type_is_502():
-    with pytest.raises(errors.BadGatewayError, match="not an AWS event stream"):
+    with pytest.raises(errors.BadGatewayError, match="not application/vnd.amazon.eventstream"):
         _events(b"{}", ctype="application/json")
 
 
