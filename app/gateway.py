@@ -14,7 +14,7 @@ from flask import Response, current_app, g, request
 
 from app import accesslog, errors, observability
 from app.overrides import extract
-from app.providers.base import Call
+from app.providers.base import Call, RawJSON
 from app.router import router_of
 from app.streaming import SSE_HEADERS, SSEBody
 
@@ -75,7 +75,10 @@ def handle(endpoint, validate):
     if stream:
         return _stream(router, call, routes, info)
     result = g.result = router.run(call, routes, _complete)
-    result["_response_ms"] = round((time.perf_counter() - g.t0) * 1000, 3)
+    elapsed = round((time.perf_counter() - g.t0) * 1000, 3)
+    if isinstance(result, RawJSON):
+        return Response(result.with_field("_response_ms", elapsed), mimetype="application/json")
+    result["_response_ms"] = elapsed
     return Response(orjson.dumps(result), mimetype="application/json")
 
 

@@ -175,6 +175,38 @@ def scrub(call, text):
     return _KEY_PATTERN.sub(r"\1***", text)
 
 
+class RawJSON(bytes):
+    """An upstream JSON object relayed as it came (large embeddings are not re-encoded)."""
+
+    def with_field(self, name, value):
+        """The same object with one more top-level field appended."""
+        end = self.rindex(b"}")
+        sep = b"," if self[:end].rstrip()[-1:] not in (b"{", b"") else b""
+        return self[:end] + sep + orjson.dumps(name) + b":" + orjson.dumps(value) + b"}"
+
+
+_USAGE = re.compile(rb'"usage"\s*:\s*(\{[^{}]*\})')
+
+
+def relay_json(content, who, call):
+    """Pass a JSON object through without decoding it, reading only its usage for the logs.
+
+    Only for bodies whose shape we do not change (OpenAI-compatible embeddings): parsing and
+    re-encoding 1536 floats costs more CPU than the rest of the request. Anything that does not
+    look like a JSON object is parsed the normal way, so a broken body is still a 502.
+    """
+    body = content.strip()
+    if not (body.startswith(b"{") and body.endswith(b"}")):
+        return json_or_502(content, who)
+    match = _USAGE.search(body, max(0, len(body) - 512))
+    if match:
+        try:
+            call.usage = orjson.loads(match.group(1))
+        except orjson.JSONDecodeError:
+            return json_or_502(content, who)
+    return RawJSON(body)
+
+
 def stream_body(response, who, content_type="text/event-stream"):
     """The body chunks of a streaming response, once it is known to be the stream we asked for."""
     ctype = response.headers.get("content-type", "")

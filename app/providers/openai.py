@@ -9,7 +9,8 @@ import orjson
 
 from app import errors
 from app.providers import common
-from app.providers.base import Outbound, Provider, Target, json_or_502, scrub, stream_body
+from app.providers.base import (Outbound, Provider, Target, json_or_502, relay_json, scrub,
+                                stream_body)
 from app.streaming import sse_events
 
 PATHS = {"chat": "/chat/completions", "embeddings": "/embeddings", "completions": "/completions"}
@@ -64,6 +65,8 @@ class OpenAICompatible(Provider):
 
     def parse_response(self, call, content):
         """OpenAI's own shape: check it is a JSON object and pick out usage."""
+        if call.endpoint == "embeddings":
+            return relay_json(content, self.name, call)
         data = json_or_502(content, self.name)
         call.usage = data.get("usage")
         return data
