@@ -6,7 +6,6 @@ wsgi:app`` with SWITCHBOARD_* in the environment), in front of the e2e suite's f
 import os
 import re
 import shutil
-import subprocess
 import sys
 import threading
 import time
@@ -16,8 +15,8 @@ import pytest
 import requests
 import yaml
 
-from tests.e2e.helpers import (FAKE_SCRIPT, READY_TIMEOUT, FakeUpstream, Gateway, free_port,
-                               launch, stop_process, text_of_stream)
+from tests.e2e.helpers import (FAKE_SCRIPT, READY_TIMEOUT, Gateway, free_port, launch, run_fake,
+                               stop_process, text_of_stream)
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
@@ -47,15 +46,8 @@ def require_tool(name, *candidates, installed_by_ci=True):
 @pytest.fixture(scope="session")
 def fake_upstream():
     """The fake OpenAI process for the deploy tests."""
-    proc = subprocess.Popen([sys.executable, str(FAKE_SCRIPT), "--port", "0"],
-                            stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
-    try:
-        line = proc.stdout.readline()
-        assert line.startswith("LISTENING "), f"fake upstream did not start: {line!r}"
-        yield FakeUpstream(int(line.split()[1]))
-    finally:
-        stop_process(proc)
-        proc.stdout.close()
+    with run_fake(FAKE_SCRIPT) as fake:
+        yield fake
 
 
 @pytest.fixture
