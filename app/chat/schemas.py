@@ -4,10 +4,9 @@ Messages are picked by ``role`` and content parts by ``type`` with a dict lookup
 message costs one schema, not a try-every-schema oneOf. Free-form JSON such as tool
 ``parameters`` or a response ``schema`` is only checked to be an object, never walked.
 """
-from app.schema_fields import (
-    NAME_PATTERN, Array, Bool, ByType, GenerationParams, Int, Object, ObjectSchema, Str, Tagged, at,
-    validate, value_error,
-)
+from app.schema_fields import (NAME_PATTERN, Array, Bool, ByType, Int, Object, ObjectSchema, Str,
+                               Tagged, at, validate, value_error)
+from app.schema_params import GenerationParams
 
 # -- content parts -------------------------------------------------------------------------------
 

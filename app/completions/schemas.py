@@ -1,5 +1,6 @@
 """The request body of POST /v1/completions (OpenAI's legacy text completions)."""
-from app.schema_fields import Bool, GenerationParams, Int, Str, TextOrTokens, validate
+from app.schema_fields import Bool, Int, Str, validate
+from app.schema_params import GenerationParams, TextOrTokens
 
 
 class CompletionsRequest(GenerationParams):

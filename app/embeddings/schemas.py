@@ -1,5 +1,6 @@
 """The request body of POST /v1/embeddings, as OpenAI documents it."""
-from app.schema_fields import Int, ObjectSchema, Str, TextOrTokens, validate
+from app.schema_fields import Int, ObjectSchema, Str, validate
+from app.schema_params import TextOrTokens
 
 
 class EmbeddingsRequest(ObjectSchema):
