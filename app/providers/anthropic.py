@@ -224,7 +224,7 @@ def _assistant(msg):
             raise errors.InvalidRequestError(f"{NAME} only supports function tool calls",
                                              param="messages")
         blocks.append({"type": "tool_use", "id": call["id"], "name": call["function"]["name"],
-                       "input": _arguments(call["function"].get("arguments"))})
+                       "input": common.tool_arguments(call["function"].get("arguments"))})
     return "assistant", blocks
 
 
@@ -285,18 +285,6 @@ def _document(data_uri):
             "source": {"type": "base64", "media_type": "application/pdf", "data": parsed[1]}}
 
 
-def _arguments(text):
-    if not text:
-        return {}
-    try:
-        value = orjson.loads(text)
-    except orjson.JSONDecodeError:
-        value = None
-    if not isinstance(value, dict):
-        raise errors.InvalidRequestError(
-            "tool call arguments must be a JSON object to send them to Anthropic",
-            param="messages")
-    return value
 
 
 def _cache(block, part):

@@ -212,20 +212,10 @@ def assistant_blocks(msg):
                 f"{PROVIDER} supports only function tool calls", param="messages")
         fn = tc["function"]
         blocks.append({"toolUse": {"toolUseId": tc["id"], "name": fn["name"],
-                                   "input": _arguments(fn["arguments"])}})
+                                   "input": common.tool_arguments(fn["arguments"])}})
     return blocks
 
 
-def _arguments(text):
-    try:
-        value = orjson.loads(text) if text.strip() else {}
-    except orjson.JSONDecodeError:
-        value = None
-    if not isinstance(value, dict):
-        raise errors.InvalidRequestError(
-            "tool call arguments must be a JSON object to send them to Bedrock",
-            param="messages")
-    return value
 
 
 def tool_result(msg):

@@ -78,6 +78,18 @@ def tool_call(id_, name, arguments):
             "function": {"name": name, "arguments": arguments}}
 
 
+def tool_arguments(text, param="messages"):
+    """A tool call's JSON-string arguments as the object native APIs want (blank -> {})."""
+    try:
+        value = orjson.loads(text) if text and text.strip() else {}
+    except orjson.JSONDecodeError:
+        value = None
+    if not isinstance(value, dict):
+        raise errors.InvalidRequestError("tool call arguments must be a JSON object",
+                                         param=param)
+    return value
+
+
 class ChunkStream:
     """Builds ``chat.completion.chunk`` payloads sharing one id and one ``created``."""
 

@@ -144,8 +144,9 @@ def assistant_parts(msg, i, names):
         fn = call["function"]
         names[call["id"]] = fn["name"]
         part = {"functionCall": {"name": fn["name"],
-                                 "args": arguments(fn.get("arguments"),
-                                                   f"messages[{i}].tool_calls[{j}]")}}
+                                 "args": common.tool_arguments(
+                                     fn.get("arguments"),
+                                     f"messages[{i}].tool_calls[{j}].function.arguments")}}
         _, sep, signature = call["id"].partition(SIGNATURE_SEP)
         if sep and signature:
             part["thoughtSignature"] = signature
@@ -153,17 +154,6 @@ def assistant_parts(msg, i, names):
     return parts
 
 
-def arguments(text, where):
-    """A tool call's JSON-string arguments as the object Gemini's ``args`` needs."""
-    try:
-        value = orjson.loads(text or "{}")
-    except orjson.JSONDecodeError:
-        raise errors.InvalidRequestError("tool call arguments must be a JSON object",
-                                         param=where + ".function.arguments") from None
-    if not isinstance(value, dict):
-        raise errors.InvalidRequestError("tool call arguments must be a JSON object",
-                                         param=where + ".function.arguments")
-    return value
 
 
 def tool_result(msg, i, names):

@@ -281,22 +281,13 @@ def assistant_message(msg, i, names):
         names[tc.get("id")] = function.get("name")
         calls.append({"id": tc.get("id"), "function": {
             "index": j, "name": function.get("name"),
-            "arguments": _arguments(function.get("arguments"),
+            "arguments": common.tool_arguments(function.get("arguments"),
                                     f"messages[{i}].tool_calls[{j}].function.arguments")}})
     if calls:
         out["tool_calls"] = calls
     return out
 
 
-def _arguments(text, param):
-    try:
-        value = orjson.loads(text or "{}")
-    except orjson.JSONDecodeError:
-        raise errors.InvalidRequestError("tool call arguments must be a JSON object",
-                                         param=param) from None
-    if not isinstance(value, dict):
-        raise errors.InvalidRequestError("tool call arguments must be a JSON object", param=param)
-    return value
 
 
 # -- responses ---------------------------------------------------------------------------------
