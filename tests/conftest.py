@@ -5,6 +5,7 @@ import pathlib
 import pytest
 
 from app import create_app
+from tests.e2e.helpers import FAKE_SCRIPT, run_fake
 
 FIXTURES = pathlib.Path(__file__).parent / "fixtures"
 UPSTREAM = "https://upstream.test/v1"
@@ -55,3 +56,18 @@ def app(make_app):
 def client(app):
     """A Flask test client for the base app."""
     return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def fake_upstream():
+    """The fake OpenAI process (tests/fakes/fake_openai.py), shared by e2e and deploy tests."""
+    with run_fake(FAKE_SCRIPT) as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake(fake_upstream):
+    """The fake upstream, with no recorded requests and no queued scripts."""
+    fake_upstream.reset()
+    yield fake_upstream
+    fake_upstream.reset()

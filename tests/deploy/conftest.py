@@ -15,8 +15,8 @@ import pytest
 import requests
 import yaml
 
-from tests.e2e.helpers import (FAKE_SCRIPT, READY_TIMEOUT, Gateway, free_port, launch, run_fake,
-                               stop_process, text_of_stream)
+from tests.e2e.helpers import (READY_TIMEOUT, Gateway, free_port, launch, stop_process,
+                               text_of_stream, wait_ready)
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
@@ -43,43 +43,11 @@ def require_tool(name, *candidates, installed_by_ci=True):
     return path
 
 
-@pytest.fixture(scope="session")
-def fake_upstream():
-    """The fake OpenAI process for the deploy tests."""
-    with run_fake(FAKE_SCRIPT) as fake:
-        yield fake
-
-
-@pytest.fixture
-def fake(fake_upstream):
-    """The fake upstream, reset before and after the test."""
-    fake_upstream.reset()
-    yield fake_upstream
-    fake_upstream.reset()
-
-
 def write_config(path, config):
     """Write a config mapping as YAML (atomically: a reloading worker never reads half)."""
     tmp = path.with_suffix(".tmp")
     tmp.write_text(yaml.safe_dump(config, sort_keys=False))
     tmp.replace(path)
-
-
-def wait_ready(gateway, timeout=READY_TIMEOUT):
-    """Poll readiness until 200. Connections made while the worker still boots wait in the
-    listen backlog, so a slow boot shows up as a read timeout: keep polling through those."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if gateway.proc.poll() is not None:
-            pytest.fail(f"gateway exited with {gateway.proc.returncode}:\n{gateway.stderr()}")
-        try:
-            if requests.get(gateway.url + "/health/readiness", timeout=1).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.05)
-    gateway.stop()
-    pytest.fail(f"gateway not ready after {timeout}s:\n{gateway.stderr()}")
 
 
 def start_gunicorn(workdir, config, env=None, workers=1):

@@ -8,8 +8,7 @@ import socket
 
 import pytest
 
-from .helpers import (FAKE_KEY, FAKE_SCRIPT, HERE, MASTER_KEY, SECTION_KEY, UPSTREAM_KEY,
-                      run_fake, model, start_gateway)
+from .helpers import FAKE_KEY, HERE, MASTER_KEY, SECTION_KEY, UPSTREAM_KEY, model, start_gateway
 
 
 def pytest_collection_modifyitems(items):
@@ -17,21 +16,6 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if HERE in item.path.parents:
             item.add_marker(pytest.mark.e2e)
-
-
-@pytest.fixture(scope="session")
-def fake_upstream():
-    """The fake OpenAI process for the whole session."""
-    with run_fake(FAKE_SCRIPT) as fake:
-        yield fake
-
-
-@pytest.fixture
-def fake(fake_upstream):
-    """The fake upstream, with no recorded requests and no queued scripts."""
-    fake_upstream.reset()
-    yield fake_upstream
-    fake_upstream.reset()
 
 
 @pytest.fixture(scope="session")
