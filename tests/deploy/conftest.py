@@ -161,6 +161,17 @@ def start_nginx(prefix, upstream_port, tls=None):
     pytest.fail(f"nginx not serving after {READY_TIMEOUT}s:\n{server.error_log()}")
 
 
+def start_behind_nginx(workdir, config, workers=1):
+    """gunicorn from deploy/ with the deploy/ nginx site in front of it: (gateway, nginx)."""
+    require_tool("nginx", "/usr/sbin/nginx")  # skip before starting anything that would leak
+    gateway = start_gunicorn(workdir / "gw", config, workers=workers)
+    try:
+        return gateway, start_nginx(workdir / "nginx", gateway.port)
+    except BaseException:
+        gateway.stop()
+        raise
+
+
 class Load:
     """Threads sending chats and streams back to back, each on its own kept-alive client."""
 

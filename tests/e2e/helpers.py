@@ -209,6 +209,21 @@ def wait_for(predicate, timeout=5.0):
         time.sleep(0.05)
 
 
+def metric(text, name, **labels):
+    """Sum of the samples of ``name`` (with these labels) in a Prometheus exposition.
+
+    Raises if there is none, so an assertion on a missing series cannot pass by reading 0.
+    """
+    samples = []
+    for line in text.splitlines():
+        series, _, value = line.rpartition(" ")
+        if (series == name or series.startswith(name + "{")) \
+                and all(f'{k}="{v}"' in series for k, v in labels.items()):
+            samples.append(float(value))
+    assert samples, f"no {name} {labels} in the metrics"
+    return sum(samples)
+
+
 def text_of_stream(chunks):
     """The concatenated delta contents of chat.completion.chunk objects."""
     return "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)

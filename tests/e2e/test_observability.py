@@ -11,7 +11,7 @@ import requests
 
 from tests.observability.obs_receiver import Receiver
 
-from .helpers import MASTER_KEY, UPSTREAM_KEY, model, start_gateway, wait_for
+from .helpers import MASTER_KEY, UPSTREAM_KEY, metric, model, start_gateway, wait_for
 
 POEM = [{"role": "user", "content": "this is a test request, write a short poem"}]
 SEED_METADATA = {
@@ -78,12 +78,6 @@ def langfuse_events(receiver):
     return [e for body in receiver.bodies() for e in body.get("batch", [])]
 
 
-def metric(text, name, **labels):
-    total = 0.0
-    for line in text.splitlines():
-        if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
 
 
 def test_the_seed_request_is_traced_logged_posted_and_counted(obs_gateway, receivers, fake):
