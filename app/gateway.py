@@ -105,7 +105,8 @@ def _stream(router, call, routes, info):
         obs.finish_stream(record, call, body, t0, attempts)
         log.write(record)
 
-    body = SSEBody(upstream, on_end, collect=obs.collect_streams)
+    body = SSEBody(upstream, on_end, collect=obs.collect_streams,
+                   client=request.environ.get("gunicorn.socket"))
     return Response(body, mimetype="text/event-stream", headers=SSE_HEADERS)
 
 

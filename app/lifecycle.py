@@ -109,7 +109,7 @@ class IdleConnections:
     def close_if_idle(self, wait):
         """End ``wait`` (from the hub, as a timer would) if its connection has nothing pending."""
         from gevent import get_hub
-        if wait.idle and not _pending_bytes(self.clients.get(wait.greenlet)):
+        if wait.idle and not pending_bytes(self.clients.get(wait.greenlet)):
             get_hub().loop.run_callback(wait.expire)
 
 
@@ -140,7 +140,7 @@ class _KeepaliveWait:
             self.greenlet.throw(self.timeout)
 
 
-def _pending_bytes(client):
+def pending_bytes(client):
     """Bytes waiting to be read on a socket (unknown counts as some)."""
     import fcntl
     import struct

@@ -5,6 +5,10 @@ events split across reads. Writing: ``sse_body`` frames OpenAI chunk payloads, e
 ``data: [DONE]`` on success, or with one ``data: {"error": ...}`` event when the stream breaks,
 and always closes the upstream connection (also when the client disconnects: the WSGI server
 closes our generator, which runs the ``finally``).
+
+A client that hangs up while the stream waits on the provider (a slow first token, a pause
+between events) is noticed at once, not at the next write: ``ClientWatch`` watches its socket
+from gevent's hub and interrupts the wait, so the upstream connection is closed right away.
 """
 import logging
 import time
@@ -12,6 +16,7 @@ import time
 import orjson
 
 from app import errors
+from app.lifecycle import pending_bytes
 
 log = logging.getLogger("switchboard")
 
@@ -63,26 +68,97 @@ def error_event(exc):
     return b"data: " + orjson.dumps(exc.body()) + b"\n\n"
 
 
+class ClientGone(BaseException):
+    """Thrown into a greenlet waiting on its provider when its client has hung up.
+
+    A BaseException, like gevent's Timeout, so no ``except Exception`` on the way swallows it.
+    """
+
+
+class ClientWatch:
+    """Watches a client socket while the greenlet serving it waits on the provider.
+
+    The watcher is a hub callback, not a greenlet. When the socket turns readable with nothing to
+    read, the client closed (or reset) the connection: if the serving greenlet is waiting on the
+    provider (``armed``) it gets ``ClientGone`` thrown in from the hub, as gevent's Timeout does;
+    otherwise ``gone`` is noted for its next wait. Readable *with* bytes means the client sent its
+    next request early: it is still there, so the watch ends.
+    """
+
+    __slots__ = ("greenlet", "watcher", "sock", "armed", "gone")
+
+    def __init__(self, sock):
+        from gevent import get_hub, getcurrent
+        self.greenlet = getcurrent()
+        self.sock = sock
+        self.armed = self.gone = False
+        self.watcher = get_hub().loop.io(sock.fileno(), 1)
+        self.watcher.start(self._readable)
+
+    @classmethod
+    def of(cls, sock):
+        """A watch on ``sock`` when serving under gevent, else None."""
+        if sock is None:
+            return None
+        from gevent import monkey
+        if not monkey.is_module_patched("socket"):
+            return None
+        try:
+            return cls(sock)
+        except (OSError, ValueError):  # the socket is already closed
+            return None
+
+    def _readable(self):
+        self.watcher.stop()
+        if pending_bytes(self.sock):
+            return
+        self.gone = True
+        if self.armed:
+            self.armed = False
+            self.greenlet.throw(ClientGone)
+
+    def stop(self):
+        """End the watch (the response is over)."""
+        self.armed = False
+        self.watcher.stop()
+
+
 class SSEBody:
     """The client's SSE body for a provider stream; ``on_end(error_or_None)`` runs exactly once.
 
     The WSGI server calls ``close()`` when the response ends or the client goes away, even if
-    iteration never started, so the upstream connection is always released at once.
+    iteration never started, so the upstream connection is always released at once. With
+    ``client`` (the client's socket, under gevent) a hang-up is also noticed while waiting.
     """
 
-    def __init__(self, stream, on_end, collect=False):
+    def __init__(self, stream, on_end, collect=False, client=None):
         self.stream = stream
         self.on_end = on_end
         self.ended = False
         self.first_at = None  # perf_counter() of the first event (time to first token)
         self.count = 0
         self.chunks = [] if collect else None  # payloads, kept only when a callback logs them
+        self.client = client
+        self.watch = None
 
     def __iter__(self):
         error = None
         chunks = self.chunks
+        watch = self.watch = ClientWatch.of(self.client)
+        events = iter(self.stream)
         try:
-            for payload in self.stream:
+            while True:
+                if watch is not None:
+                    if watch.gone:
+                        raise ClientGone
+                    watch.armed = True
+                try:
+                    payload = next(events)
+                except StopIteration:
+                    break
+                finally:
+                    if watch is not None:
+                        watch.armed = False
                 if self.first_at is None:
                     self.first_at = time.perf_counter()
                 self.count += 1
@@ -90,6 +166,9 @@ class SSEBody:
                     chunks.append(payload)
                 yield b"data: " + payload + b"\n\n"
             yield DONE
+        except ClientGone:
+            self._end(_DISCONNECTED)
+            return
         except errors.SwitchboardError as exc:
             error = exc
             yield error_event(exc)
@@ -108,6 +187,8 @@ class SSEBody:
         if self.ended:
             return
         self.ended = True
+        if self.watch is not None:
+            self.watch.stop()
         self.stream.close()
         self.on_end(error)
 

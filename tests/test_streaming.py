@@ -65,3 +65,70 @@ def test_bug_mid_stream_becomes_internal_error_event():
 def test_client_disconnect_closes_upstream_once():
     out, ended, upstream = run([b"{}"], consume=False)
     assert upstream.closed == 1 and ended[0].status == 499
+
+
+class Paused(Upstream):
+    """One event, then a long wait on the provider (gevent-cooperative), then another."""
+
+    def __init__(self, pause):
+        super().__init__([])
+        self.pause = pause
+
+    def __iter__(self):
+        import gevent
+        yield b'{"x":1}'
+        gevent.sleep(self.pause)
+        yield b'{"x":2}'
+
+
+@pytest.fixture
+def client_pair(monkeypatch):
+    """A connected gevent socket pair (server side, client side); watches on in this process."""
+    import gevent.socket
+
+    from app import streaming
+    monkeypatch.setattr(streaming.ClientWatch, "of", classmethod(lambda cls, sock: cls(sock)))
+    server, client = gevent.socket.socketpair()
+    yield server, client
+    server.close()
+    client.close()
+
+
+def test_client_hang_up_interrupts_the_wait_for_the_provider(client_pair):
+    import gevent
+    server, client = client_pair
+    ended, upstream = [], Paused(30)
+    body = SSEBody(upstream, ended.append, client=server)
+    reader = gevent.spawn(list, body)
+    gevent.sleep(0.05)  # the first event is out; the body waits on the provider
+    client.close()
+    reader.join(timeout=2)
+    assert reader.ready(), "still waiting on the provider after the client hung up"
+    assert reader.value == [b'data: {"x":1}\n\n']
+    assert ended[0].status == 499 and upstream.closed == 1
+
+
+def test_hang_up_between_events_ends_the_stream_at_the_next_wait(client_pair):
+    import gevent
+    server, client = client_pair
+    ended, upstream = [], Paused(30)
+    events = iter(SSEBody(upstream, ended.append, client=server))
+    assert next(events) == b'data: {"x":1}\n\n'
+    client.close()
+    gevent.sleep(0.05)  # noticed while the server was writing, not waiting
+    with gevent.Timeout(2):
+        assert list(events) == []
+    assert ended[0].status == 499 and upstream.closed == 1
+
+
+def test_early_next_request_is_not_a_hang_up(client_pair):
+    import gevent
+    server, client = client_pair
+    ended = []
+    body = SSEBody(Paused(0.2), ended.append, client=server)
+    reader = gevent.spawn(list, body)
+    gevent.sleep(0.05)
+    client.sendall(b"GET /health HTTP/1.1\r\n\r\n")  # pipelined: the client is still there
+    reader.join(timeout=2)
+    assert reader.value[-1] == b"data: [DONE]\n\n" and len(reader.value) == 3
+    assert ended == [None]

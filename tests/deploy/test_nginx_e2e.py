@@ -13,8 +13,7 @@ import pytest
 
 from tests.e2e.helpers import UPSTREAM_KEY, free_port, model, text_of_stream, wait_for
 
-from .conftest import (Load, nginx_args, render_nginx, require_tool, start_gunicorn,
-                       start_nginx)
+from .conftest import Load, nginx_args, render_nginx, require_tool, start_behind_nginx, start_nginx
 
 WORDS = "one two three four five six seven eight nine ten eleven twelve thirteen fourteen"
 HELLO = [{"role": "user", "content": WORDS}]
@@ -31,13 +30,7 @@ def stack(tmp_path_factory, fake_upstream):
         "litellm_settings": {"num_retries": 0},
         "general_settings": {"max_request_size_mb": 16},
     }
-    require_tool("nginx", "/usr/sbin/nginx")
-    gateway = start_gunicorn(tmp_path_factory.mktemp("gw-nginx"), config)
-    try:
-        nginx = start_nginx(tmp_path_factory.mktemp("nginx"), gateway.port)
-    except BaseException:
-        gateway.stop()
-        raise
+    gateway, nginx = start_behind_nginx(tmp_path_factory.mktemp("nginx-stack"), config)
     yield gateway, nginx
     nginx.stop()
     gateway.stop()
@@ -105,6 +98,17 @@ def test_slow_stream_reaches_the_client_chunk_by_chunk(client, fake):
     assert len(gaps) >= 4 and all(gap > 0.2 for gap in gaps), gaps
 
 
+def test_client_hang_up_behind_nginx_closes_the_upstream_at_once(client, fake):
+    fake.reset()
+    fake.script({"stream_delay_ms": 3000})
+    stream = client.chat.completions.create(model="gpt-3.5-turbo", messages=HELLO, stream=True)
+    with stream:
+        next(iter(stream))
+    # nginx passes the hang-up on; the gateway notices while it waits for the next event.
+    assert wait_for(lambda: fake.streams()[0]["cut"]), fake.streams()
+    assert fake.streams()[0]["cut_after_s"] < 1.5, fake.streams()
+
+
 def test_image_sized_body_is_accepted(client, fake):
     image = "data:image/png;base64," + "A" * (6 * 1024 * 1024)  # above nginx's 1 MB default
     content = [{"type": "text", "text": "describe"}, {"type": "image_url",
@@ -128,8 +132,7 @@ def test_oversized_body_gets_the_gateways_json_413(client, fake):
 def test_stop_behind_nginx_does_not_wait_for_idle_pooled_connections(tmp_path, fake):
     config = {"model_list": [model("gpt-3.5-turbo", "openai/gpt-3.5-turbo",
                                    api_base=fake.base, api_key=UPSTREAM_KEY)]}
-    gateway = start_gunicorn(tmp_path / "gw", config)
-    nginx = start_nginx(tmp_path / "nginx", gateway.port)
+    gateway, nginx = start_behind_nginx(tmp_path, config)
     try:
         with openai.OpenAI(api_key="x", base_url=nginx.url + "/v1", max_retries=0) as client, \
                 ThreadPoolExecutor(8) as pool:
@@ -152,8 +155,7 @@ def test_hup_under_load_behind_nginx_loses_nothing(tmp_path, fake):
     config = {"model_list": [model("gpt-3.5-turbo", "openai/gpt-3.5-turbo",
                                    api_base=fake.base, api_key=UPSTREAM_KEY)],
               "litellm_settings": {"num_retries": 0}}
-    gateway = start_gunicorn(tmp_path / "gw", config, workers=2)
-    nginx = start_nginx(tmp_path / "nginx", gateway.port)
+    gateway, nginx = start_behind_nginx(tmp_path, config, workers=2)
 
     def client():
         return openai.OpenAI(api_key="x", base_url=nginx.url + "/v1", max_retries=0, timeout=30)

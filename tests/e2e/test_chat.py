@@ -6,7 +6,7 @@ import time
 import pytest
 import requests
 
-from .helpers import SECTION_KEY, chat_chunk, sse_events, text_of_stream
+from .helpers import SECTION_KEY, chat_chunk, metric, sse_events, text_of_stream, wait_for
 
 HELLO = [{"role": "user", "content": "hello there"}]
 LONG = "one two three four five six seven eight nine ten eleven twelve thirteen"
@@ -153,21 +153,29 @@ def test_client_disconnect_mid_stream_keeps_gateway_healthy(gateway, client, fak
     assert response.choices[0].message.content == "echo: hello there"
 
 
-def test_client_disconnect_closes_the_upstream_stream(gateway, client, fake):
+@pytest.mark.parametrize("pause_ms", [150, 3000])
+def test_client_disconnect_closes_the_upstream_stream(gateway, client, fake, pause_ms):
     fake.reset()
-    fake.script({"stream_delay_ms": 150})
+    fake.script({"stream_delay_ms": pause_ms})
     words = " ".join(f"w{i}" for i in range(100))
     stream = client.chat.completions.create(model="gpt-3.5-turbo", stream=True,
                                             messages=[{"role": "user", "content": words}])
     with stream:
         next(iter(stream))
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and not fake.streams()[0]["cut"]:
-        time.sleep(0.1)
+        assert wait_for(lambda: in_flight(gateway) == 1), in_flight(gateway)
+    assert wait_for(lambda: fake.streams()[0]["cut"]), fake.streams()
     record = fake.streams()[0]
-    # The gateway hung up on the upstream long before it had sent everything.
-    assert record["cut"] is True, record
+    # The gateway hung up on the upstream long before it had sent everything, and at once:
+    # while it waited for the provider's next event, not when that event came.
     assert record["total"] > 20 and record["sent"] <= 8, record
+    assert record["cut_after_s"] < 1.5, record
+    # ... and counted the request as ended (the greenlet serving it is gone).
+    assert wait_for(lambda: in_flight(gateway) == 0), in_flight(gateway)
+
+
+def in_flight(gateway):
+    text = requests.get(gateway.url + "/metrics", timeout=5).text
+    return metric(text, "switchboard_in_flight_requests")
 
 
 def test_single_worker_serves_requests_concurrently(gateway, fake):

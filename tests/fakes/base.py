@@ -5,7 +5,8 @@ documented endpoints) and ``frame(event)`` (how one scripted stream event goes o
 calls ``serve(Handler)``. Test hooks, the same for every fake:
 
     GET  /_fake/requests   every API request: method, path, query, headers, body, raw
-    GET  /_fake/streams    per stream served: events sent, events planned, cut by the reader
+    GET  /_fake/streams    per stream served: events sent, events planned, cut by the reader,
+                           and when (``cut_after_s``: seconds after the headers went out)
     POST /_fake/reset      forget requests, scripts and streams
     POST /_fake/script     queue behaviours (a JSON list, FIFO, one per API request):
         {"status": 429, "headers": {...}, "json": {...}}    canned answer
@@ -19,6 +20,8 @@ calls ``serve(Handler)``. Test hooks, the same for every fake:
 import argparse
 import collections
 import json
+import select
+import socket
 import sys
 import threading
 import time
@@ -133,17 +136,18 @@ class FakeHandler(BaseHTTPRequestHandler):
             self.send_header(name, str(value))
         self.end_headers()
         frames = list(frames)
-        record = {"sent": 0, "total": len(frames), "cut": False}
+        record = {"sent": 0, "total": len(frames), "cut": False, "cut_after_s": None}
         with STATE.lock:
             STATE.streams.append(record)
+        started = time.monotonic()
         for index, data in enumerate(frames):
-            if delay and index:
-                time.sleep(delay)
             try:
+                if delay and index and self.reader_left(delay):
+                    raise ConnectionResetError
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
                 self.wfile.flush()
             except OSError:  # the reader closed the connection: note how early
-                record["cut"] = True
+                record.update(cut=True, cut_after_s=round(time.monotonic() - started, 3))
                 self.close_connection = True
                 return
             record["sent"] = index + 1
@@ -152,6 +156,16 @@ class FakeHandler(BaseHTTPRequestHandler):
             return
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
+
+    def reader_left(self, seconds):
+        """Pause between stream events; True as soon as the reader closes its end."""
+        readable, _, _ = select.select([self.connection], [], [], seconds)
+        if not readable:
+            return False
+        try:
+            return self.connection.recv(1, socket.MSG_PEEK) == b""
+        except OSError:
+            return True
 
     def dispatch(self):
         """Control routes, else record + scripted behaviour + the fake API."""
