@@ -158,8 +158,10 @@ def test_client_disconnect_closes_the_upstream_stream(gateway, client, fake, pau
     fake.reset()
     fake.script({"stream_delay_ms": pause_ms})
     words = " ".join(f"w{i}" for i in range(100))
+    request_id = f"hang-up-{pause_ms}-{time.monotonic_ns()}"
     stream = client.chat.completions.create(model="gpt-3.5-turbo", stream=True,
-                                            messages=[{"role": "user", "content": words}])
+                                            messages=[{"role": "user", "content": words}],
+                                            extra_headers={"X-Request-Id": request_id})
     with stream:
         next(iter(stream))
         assert wait_for(lambda: in_flight(gateway) == 1), in_flight(gateway)
@@ -169,8 +171,11 @@ def test_client_disconnect_closes_the_upstream_stream(gateway, client, fake, pau
     # while it waited for the provider's next event, not when that event came.
     assert record["total"] > 20 and record["sent"] <= 8, record
     assert record["cut_after_s"] < 1.5, record
-    # ... and counted the request as ended (the greenlet serving it is gone).
+    # ... and counted the request as ended (the greenlet serving it is gone), logged as 499.
     assert wait_for(lambda: in_flight(gateway) == 0), in_flight(gateway)
+    [record] = wait_for(lambda: [r for r in gateway.log_records()
+                                 if r.get("request_id") == request_id])
+    assert record["status"] == 499 and record["stream"] is True, record
 
 
 def in_flight(gateway):
