@@ -62,6 +62,10 @@ def post_worker_init(worker):
         IdleConnections(worker).install()
 
 
+# Seconds a kept-alive connection must have been quiet before a draining worker closes it.
+IDLE_GRACE = 0.5
+
+
 class IdleConnections:
     """Ends a draining worker's idle kept-alive connections at once instead of after keepalive.
 
@@ -69,7 +73,8 @@ class IdleConnections:
     between two requests counts as in flight until its keepalive (75 s) passes: nginx's pooled
     connections would hold every stop and reload that long. Here the wait for a connection's
     next request is gunicorn's own silent keepalive timeout, which the drain ends early, only
-    for connections that already served a request and have no bytes of a new one waiting.
+    for connections that already served a request, have been quiet for IDLE_GRACE and have no
+    bytes of a new one waiting.
     """
 
     def __init__(self, worker):
@@ -82,7 +87,6 @@ class IdleConnections:
         self.waits = set()
         self.served = weakref.WeakSet()  # greenlets past their connection's first request
         self.clients = weakref.WeakKeyDictionary()  # greenlet -> its client socket
-        self.draining = False
 
     def install(self):
         """Take over the worker's keepalive wait; watch for the drain."""
@@ -98,45 +102,58 @@ class IdleConnections:
         gevent.spawn(self.watch)
 
     def watch(self):
-        """Once the worker stops accepting, close what is idle now."""
+        """Once the worker stops accepting, close connections as they have idled a moment.
+
+        A connection that has just served a request is usually about to carry the next one
+        (clients and nginx reuse them back to back); closing it then would race that request.
+        Left alone, its next request is served with ``Connection: close`` (gunicorn does that
+        while the worker stops), so only connections quiet for IDLE_GRACE are closed here.
+        """
+        import time
+
         import gevent
         while self.worker.alive:
             gevent.sleep(0.25)
-        self.draining = True
-        for wait in list(self.waits):
-            self.close_if_idle(wait)
+        while True:
+            now = time.monotonic()
+            for wait in list(self.waits):
+                if wait.idle and now - wait.since >= IDLE_GRACE:
+                    self.close_if_idle(wait)
+            gevent.sleep(0.05)
 
     def close_if_idle(self, wait):
-        """End ``wait`` (from the hub, as a timer would) if its connection has nothing pending."""
+        """End ``wait`` from the hub, as a timer would, unless bytes of a request are waiting."""
         from gevent import get_hub
-        if wait.idle and not pending_bytes(self.clients.get(wait.greenlet)):
-            get_hub().loop.run_callback(wait.expire)
+        get_hub().loop.run_callback(wait.expire_if_idle)
 
 
 class _KeepaliveWait:
     """``with`` block around reading a connection's next request (gunicorn's timeout_ctx)."""
 
     def __init__(self, connections):
+        import time
         self.connections = connections
         self.greenlet = connections.current()
         self.idle = self.greenlet in connections.served
+        self.since = time.monotonic()
         self.timeout = connections.timeout(connections.keepalive, False)  # silent, as gunicorn's
 
     def __enter__(self):
         self.connections.served.add(self.greenlet)
         self.connections.waits.add(self)
         self.timeout.start()
-        if self.connections.draining:
-            self.connections.close_if_idle(self)
         return self
 
     def __exit__(self, typ, value, tb):
         self.connections.waits.discard(self)
         return self.timeout.__exit__(typ, value, tb)
 
-    def expire(self):
-        """The keepalive timeout, now: gunicorn then closes the connection quietly."""
-        if self in self.connections.waits:
+    def expire_if_idle(self):
+        """The keepalive timeout, now, unless a request has started to arrive; gunicorn then
+        closes the connection quietly. Checked at the last moment to keep the race with a
+        request on its way as short as it can be."""
+        client = self.connections.clients.get(self.greenlet)
+        if self in self.connections.waits and not pending_bytes(client):
             self.greenlet.throw(self.timeout)
 
 

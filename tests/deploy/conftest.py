@@ -191,7 +191,8 @@ class Load:
                 try:
                     self.done.append(self.one(client, stream, self.messages))
                 except Exception as exc:  # noqa: BLE001 - every failure is the finding
-                    self.failures.append(repr(exc))
+                    # The cause tells a reset connection from a refused one or an HTTP error.
+                    self.failures.append(f"{exc!r} <- {exc.__cause__!r} (stream={stream})")
 
     @staticmethod
     def one(client, stream, messages):

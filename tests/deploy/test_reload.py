@@ -63,7 +63,7 @@ def test_hup_reloads_config_and_keys_with_zero_failures(reloading, fake_upstream
             assert wait_for(lambda: f"Bearer {key}" in keys_seen(fake_upstream), timeout=10)
             assert wait_for(lambda: len(load.done) >= before + 20, timeout=10)
 
-    assert load.failures == []
+    assert load.failures == [], gateway.stderr()
     assert set(load.done) == {"echo: reload me please"}
     assert {"Bearer sk-first", "Bearer sk-second", "Bearer sk-third"} <= keys_seen(fake_upstream)
     assert gateway.proc.poll() is None
