@@ -113,6 +113,11 @@ class UnprocessableEntityError(SwitchboardError):
     status, type = 422, "invalid_request_error"
 
 
+class ClientClosedRequestError(SwitchboardError):
+    """nginx's 499: the client hung up before the answer; only the access log sees it."""
+    status, type, code = 499, "invalid_request_error", "client_disconnected"
+
+
 class RateLimitError(SwitchboardError):
     status, type, code, retryable = 429, "rate_limit_error", "rate_limit_exceeded", True
 

@@ -16,7 +16,7 @@ from app import accesslog, errors, observability
 from app.overrides import extract
 from app.providers.base import Call, RawJSON
 from app.router import router_of
-from app.streaming import SSE_HEADERS, SSEBody
+from app.streaming import SSE_HEADERS, ClientWatch, SSEBody
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 # /metrics checks the master key itself, only when require_auth_for_metrics_endpoint is set.
@@ -72,9 +72,13 @@ def handle(endpoint, validate):
     call = g.call = Call(endpoint, body, overrides, stream)
     g.attempts = 0
     observability.of(current_app).begin()
+    watch = ClientWatch.of(request.environ.get("gunicorn.socket"))
     if stream:
-        return _stream(router, call, routes, info)
-    result = g.result = router.run(call, routes, _complete)
+        return _stream(router, call, routes, info, watch)
+    try:
+        result = g.result = watch.wait_on(router.run, call, routes, _complete)
+    finally:
+        watch.stop()
     elapsed = round((time.perf_counter() - g.t0) * 1000, 3)
     if isinstance(result, RawJSON):
         return Response(result.with_field("_response_ms", elapsed), mimetype="application/json")
@@ -92,8 +96,12 @@ def _open_stream(call):
     return call.provider.open_stream(call)
 
 
-def _stream(router, call, routes, info):
-    upstream = router.run(call, routes, _open_stream)
+def _stream(router, call, routes, info, watch):
+    try:
+        upstream = watch.wait_on(router.run, call, routes, _open_stream)
+    except BaseException:
+        watch.stop()
+        raise
     log, t0, attempts = accesslog.log_of(current_app), g.t0, g.attempts
     obs = observability.of(current_app)
     g.deferred = True
@@ -105,8 +113,7 @@ def _stream(router, call, routes, info):
         obs.finish_stream(record, call, body, t0, attempts)
         log.write(record)
 
-    body = SSEBody(upstream, on_end, collect=obs.collect_streams,
-                   client=request.environ.get("gunicorn.socket"))
+    body = SSEBody(upstream, on_end, collect=obs.collect_streams, watch=watch)
     return Response(body, mimetype="text/event-stream", headers=SSE_HEADERS)
 
 

@@ -6,9 +6,10 @@ events split across reads. Writing: ``sse_body`` frames OpenAI chunk payloads, e
 and always closes the upstream connection (also when the client disconnects: the WSGI server
 closes our generator, which runs the ``finally``).
 
-A client that hangs up while the stream waits on the provider (a slow first token, a pause
-between events) is noticed at once, not at the next write: ``ClientWatch`` watches its socket
-from gevent's hub and interrupts the wait, so the upstream connection is closed right away.
+A client that hangs up while its request waits on the provider (a long completion, a slow first
+token, a pause between stream events) is noticed at once, not at the next write: ``ClientWatch``
+watches its socket from gevent's hub and interrupts the wait, so the upstream connection is
+closed right away and the provider stops generating for nobody.
 """
 import logging
 import time
@@ -97,16 +98,16 @@ class ClientWatch:
 
     @classmethod
     def of(cls, sock):
-        """A watch on ``sock`` when serving under gevent, else None."""
+        """A watch on ``sock`` when serving under gevent, else ``NOT_WATCHED``."""
         if sock is None:
-            return None
+            return NOT_WATCHED
         from gevent import monkey
         if not monkey.is_module_patched("socket"):
-            return None
+            return NOT_WATCHED
         try:
             return cls(sock)
         except (OSError, ValueError):  # the socket is already closed
-            return None
+            return NOT_WATCHED
 
     def _readable(self):
         self.watcher.stop()
@@ -117,48 +118,77 @@ class ClientWatch:
             self.armed = False
             self.greenlet.throw(ClientGone)
 
+    def wait_on(self, fn, *args):
+        """``fn(*args)`` with the watch armed; a hang-up meanwhile ends the request with 499."""
+        if self.gone:
+            raise errors.ClientClosedRequestError(GONE)
+        self.armed = True
+        try:
+            return fn(*args)
+        except ClientGone:
+            raise errors.ClientClosedRequestError(GONE) from None
+        finally:
+            self.armed = False
+
     def stop(self):
         """End the watch (the response is over)."""
         self.armed = False
         self.watcher.stop()
 
 
+class _NoWatch:
+    """The watch where there is nothing to watch (tests, other servers): never fires."""
+
+    __slots__ = ("armed",)
+    gone = False
+
+    def __init__(self):
+        self.armed = False
+
+    def wait_on(self, fn, *args):
+        return fn(*args)
+
+    def stop(self):
+        pass
+
+
+NOT_WATCHED = _NoWatch()
+GONE = "the client closed the connection before the answer"
+
+
 class SSEBody:
     """The client's SSE body for a provider stream; ``on_end(error_or_None)`` runs exactly once.
 
     The WSGI server calls ``close()`` when the response ends or the client goes away, even if
-    iteration never started, so the upstream connection is always released at once. With
-    ``client`` (the client's socket, under gevent) a hang-up is also noticed while waiting.
+    iteration never started, so the upstream connection is always released at once. With a
+    ``watch`` on the client (``ClientWatch``) a hang-up is also noticed while waiting.
     """
 
-    def __init__(self, stream, on_end, collect=False, client=None):
+    def __init__(self, stream, on_end, collect=False, watch=NOT_WATCHED):
         self.stream = stream
         self.on_end = on_end
         self.ended = False
         self.first_at = None  # perf_counter() of the first event (time to first token)
         self.count = 0
         self.chunks = [] if collect else None  # payloads, kept only when a callback logs them
-        self.client = client
-        self.watch = None
+        self.watch = watch
 
     def __iter__(self):
         error = None
         chunks = self.chunks
-        watch = self.watch = ClientWatch.of(self.client)
+        watch = self.watch
         events = iter(self.stream)
         try:
             while True:
-                if watch is not None:
-                    if watch.gone:
-                        raise ClientGone
-                    watch.armed = True
+                if watch.gone:
+                    raise ClientGone
+                watch.armed = True
                 try:
                     payload = next(events)
                 except StopIteration:
                     break
                 finally:
-                    if watch is not None:
-                        watch.armed = False
+                    watch.armed = False
                 if self.first_at is None:
                     self.first_at = time.perf_counter()
                 self.count += 1
@@ -187,14 +217,9 @@ class SSEBody:
         if self.ended:
             return
         self.ended = True
-        if self.watch is not None:
-            self.watch.stop()
+        self.watch.stop()
         self.stream.close()
         self.on_end(error)
 
 
-class _Disconnected(errors.SwitchboardError):
-    status, code = 499, "client_disconnected"
-
-
-_DISCONNECTED = _Disconnected("client disconnected before the stream ended")
+_DISCONNECTED = errors.ClientClosedRequestError("client disconnected before the stream ended")

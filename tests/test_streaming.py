@@ -4,7 +4,7 @@ import json
 import pytest
 
 from app import errors
-from app.streaming import SSEBody, sse_events
+from app.streaming import NOT_WATCHED, ClientWatch, SSEBody, sse_events
 
 
 @pytest.mark.parametrize("size", [1, 3, 1000])
@@ -82,24 +82,27 @@ class Paused(Upstream):
 
 
 @pytest.fixture
-def client_pair(monkeypatch):
-    """A connected gevent socket pair (server side, client side); watches on in this process."""
+def client_pair():
+    """A connected gevent socket pair (server side, client side)."""
     import gevent.socket
-
-    from app import streaming
-    monkeypatch.setattr(streaming.ClientWatch, "of", classmethod(lambda cls, sock: cls(sock)))
     server, client = gevent.socket.socketpair()
     yield server, client
     server.close()
     client.close()
 
 
+def test_no_watch_outside_gevent(client_pair):
+    # This process is not monkey-patched (no gevent server): nothing to watch.
+    assert ClientWatch.of(client_pair[0]) is NOT_WATCHED
+    assert ClientWatch.of(None) is NOT_WATCHED
+
+
 def test_client_hang_up_interrupts_the_wait_for_the_provider(client_pair):
     import gevent
     server, client = client_pair
     ended, upstream = [], Paused(30)
-    body = SSEBody(upstream, ended.append, client=server)
-    reader = gevent.spawn(list, body)
+    # The watch belongs to the greenlet serving the request, as in the gateway.
+    reader = gevent.spawn(lambda: list(SSEBody(upstream, ended.append, watch=ClientWatch(server))))
     gevent.sleep(0.05)  # the first event is out; the body waits on the provider
     client.close()
     reader.join(timeout=2)
@@ -112,7 +115,7 @@ def test_hang_up_between_events_ends_the_stream_at_the_next_wait(client_pair):
     import gevent
     server, client = client_pair
     ended, upstream = [], Paused(30)
-    events = iter(SSEBody(upstream, ended.append, client=server))
+    events = iter(SSEBody(upstream, ended.append, watch=ClientWatch(server)))
     assert next(events) == b'data: {"x":1}\n\n'
     client.close()
     gevent.sleep(0.05)  # noticed while the server was writing, not waiting
@@ -125,10 +128,32 @@ def test_early_next_request_is_not_a_hang_up(client_pair):
     import gevent
     server, client = client_pair
     ended = []
-    body = SSEBody(Paused(0.2), ended.append, client=server)
-    reader = gevent.spawn(list, body)
+    reader = gevent.spawn(lambda: list(SSEBody(Paused(0.2), ended.append,
+                                               watch=ClientWatch(server))))
     gevent.sleep(0.05)
     client.sendall(b"GET /health HTTP/1.1\r\n\r\n")  # pipelined: the client is still there
     reader.join(timeout=2)
     assert reader.value[-1] == b"data: [DONE]\n\n" and len(reader.value) == 3
     assert ended == [None]
+
+
+def test_hang_up_during_a_call_ends_it_with_499(client_pair):
+    import gevent
+    server, client = client_pair
+    watch = ClientWatch(server)
+    gevent.spawn_later(0.05, client.close)
+    with gevent.Timeout(2), pytest.raises(errors.ClientClosedRequestError) as caught:
+        watch.wait_on(gevent.sleep, 30)
+    watch.stop()
+    assert caught.value.status == 499
+
+
+def test_call_finishing_first_is_untouched(client_pair):
+    import gevent
+    server, client = client_pair
+    watch = ClientWatch(server)
+    assert watch.wait_on(lambda: gevent.sleep(0.05) or "answer") == "answer"
+    watch.stop()
+    client.close()
+    gevent.sleep(0.05)  # a hang-up after the watch ended throws nothing anywhere
+    assert watch.gone is False

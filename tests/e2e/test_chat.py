@@ -3,6 +3,7 @@ import json
 import threading
 import time
 
+import openai
 import pytest
 import requests
 
@@ -176,6 +177,30 @@ def test_client_disconnect_closes_the_upstream_stream(gateway, client, fake, pau
     [record] = wait_for(lambda: [r for r in gateway.log_records()
                                  if r.get("request_id") == request_id])
     assert record["status"] == 499 and record["stream"] is True, record
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_client_giving_up_on_a_slow_answer_frees_the_upstream_at_once(gateway, fake, stream):
+    # The provider takes 3 s to answer (a long completion, or a slow start of a stream);
+    # the client's own timeout gives up after 0.5 s.
+    fake.reset()
+    fake.script({"delay_ms": 3000})
+    request_id = f"give-up-{stream}-{time.monotonic_ns()}"
+    with gateway.client(timeout=0.5) as client, pytest.raises(openai.APITimeoutError):
+        client.chat.completions.create(model="gpt-3.5-turbo", messages=HELLO, stream=stream,
+                                       extra_headers={"X-Request-Id": request_id})
+    # The gateway hung up on the provider then, not when the answer came.
+    [upstream] = wait_for(lambda: [r for r in fake.requests("/chat/completions")
+                                   if "abandoned_after_s" in r])
+    assert upstream["abandoned_after_s"] < 1.5, upstream
+    [record] = wait_for(lambda: [r for r in gateway.log_records()
+                                 if r.get("request_id") == request_id])
+    assert record["status"] == 499, record
+    assert wait_for(lambda: in_flight(gateway) == 0), in_flight(gateway)
+    # The worker serves the next request as usual.
+    with gateway.client() as client:
+        reply = client.chat.completions.create(model="gpt-3.5-turbo", messages=HELLO)
+    assert reply.choices[0].message.content == "echo: hello there"
 
 
 def in_flight(gateway):

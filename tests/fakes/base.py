@@ -13,7 +13,8 @@ calls ``serve(Handler)``. Test hooks, the same for every fake:
         {"raw": "<html>", "status": 200, "content_type": "text/html"}
         {"stream_events": [...], "done": false}   these events, then end the body
         {"stream_events": [...], "abort": true}   these events, then drop the socket mid-body
-        {"delay_ms": 2000}         sleep, then answer normally
+        {"delay_ms": 2000}         sleep, then answer normally (a reader that hangs up
+                                   meanwhile is noted: ``abandoned_after_s`` on its request)
         {"stream_delay_ms": 200}   normal stream with pauses between events
         {"close": true}            drop the socket without answering
 """
@@ -158,7 +159,7 @@ class FakeHandler(BaseHTTPRequestHandler):
         self.wfile.flush()
 
     def reader_left(self, seconds):
-        """Pause between stream events; True as soon as the reader closes its end."""
+        """Pause for ``seconds``; True as soon as the reader closes its end."""
         readable, _, _ = select.select([self.connection], [], [], seconds)
         if not readable:
             return False
@@ -177,15 +178,21 @@ class FakeHandler(BaseHTTPRequestHandler):
             body = json.loads(raw) if raw else None
         except ValueError:
             body = None
-        STATE.record({"method": self.command, "path": url.path, "query": parse_qs(url.query),
-                      "headers": {k.lower(): v for k, v in self.headers.items()},
-                      "body": body, "raw": raw.decode("utf-8", "replace")})
+        entry = {"method": self.command, "path": url.path, "query": parse_qs(url.query),
+                 "headers": {k.lower(): v for k, v in self.headers.items()},
+                 "body": body, "raw": raw.decode("utf-8", "replace")}
+        STATE.record(entry)
         script = STATE.next_script()
         if script.get("close"):
             self.close_connection = True
             return None
         if "delay_ms" in script:
-            time.sleep(script["delay_ms"] / 1000)
+            started = time.monotonic()
+            if self.reader_left(script["delay_ms"] / 1000):
+                with STATE.lock:
+                    entry["abandoned_after_s"] = round(time.monotonic() - started, 3)
+                self.close_connection = True
+                return None
         if "raw" in script:
             return self.send(script.get("status", 200), script["raw"],
                              content_type=script.get("content_type", "text/html"),
@@ -204,7 +211,8 @@ class FakeHandler(BaseHTTPRequestHandler):
         """The /_fake/* test hooks."""
         if path == "/_fake/requests":
             with STATE.lock:
-                return self.send(200, list(STATE.requests))
+                recorded = [dict(entry) for entry in STATE.requests]
+            return self.send(200, recorded)
         if path == "/_fake/streams":
             with STATE.lock:
                 return self.send(200, list(STATE.streams))
