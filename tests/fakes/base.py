@@ -148,7 +148,8 @@ class FakeHandler(BaseHTTPRequestHandler):
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
                 self.wfile.flush()
             except OSError:  # the reader closed the connection: note how early
-                record.update(cut=True, cut_after_s=round(time.monotonic() - started, 3))
+                with STATE.lock:
+                    record.update(cut=True, cut_after_s=round(time.monotonic() - started, 3))
                 self.close_connection = True
                 return
             record["sent"] = index + 1
@@ -215,7 +216,8 @@ class FakeHandler(BaseHTTPRequestHandler):
             return self.send(200, recorded)
         if path == "/_fake/streams":
             with STATE.lock:
-                return self.send(200, list(STATE.streams))
+                served = [dict(record) for record in STATE.streams]
+            return self.send(200, served)
         if path == "/_fake/reset":
             STATE.reset()
             return self.send(200, {"ok": True})
