@@ -5,7 +5,7 @@ import pathlib
 import pytest
 
 from app import create_app
-from tests.e2e.helpers import FAKE_SCRIPT, run_fake
+from tests.e2e.helpers import FAKE_SCRIPT, fake_fixtures
 
 FIXTURES = pathlib.Path(__file__).parent / "fixtures"
 UPSTREAM = "https://upstream.test/v1"
@@ -58,16 +58,4 @@ def client(app):
     return app.test_client()
 
 
-@pytest.fixture(scope="session")
-def fake_upstream():
-    """The fake OpenAI process (tests/fakes/fake_openai.py), shared by e2e and deploy tests."""
-    with run_fake(FAKE_SCRIPT) as fake:
-        yield fake
-
-
-@pytest.fixture
-def fake(fake_upstream):
-    """The fake upstream, with no recorded requests and no queued scripts."""
-    fake_upstream.reset()
-    yield fake_upstream
-    fake_upstream.reset()
+fake_upstream, fake = fake_fixtures(FAKE_SCRIPT, "fake_upstream", scope="session")

@@ -64,6 +64,24 @@ def run_fake(script=FAKE_SCRIPT):
         proc.stdout.close()
 
 
+def fake_fixtures(script, name, scope="module"):
+    """Fixtures for a fake provider: ``name`` (its process, one per ``scope``) and ``fake`` (that
+    process with nothing recorded or queued, for each test). Assign both in the test module."""
+    @pytest.fixture(scope=scope, name=name)
+    def process():
+        with run_fake(script) as upstream:
+            yield upstream
+
+    @pytest.fixture(name="fake")
+    def fresh(request):
+        upstream = request.getfixturevalue(name)
+        upstream.reset()
+        yield upstream
+        upstream.reset()
+
+    return process, fresh
+
+
 class FakeUpstream:
     """Handle on a fake provider process: its URLs, recorded requests, streams and scripts."""
 

@@ -4,7 +4,7 @@ import json
 import openai
 import pytest
 
-from .helpers import model, run_fake, start_gateway, wait_for
+from .helpers import fake_fixtures, model, start_gateway, wait_for
 
 KEY = "sk-ant-api03-e2e-key-0000"
 ENV_KEY = "sk-ant-api03-from-env-1111"
@@ -15,10 +15,7 @@ WEATHER = {"type": "function", "function": {
                    "required": ["query"]}}}
 
 
-@pytest.fixture(scope="module")
-def fake_server():
-    with run_fake("fake_anthropic.py") as fake:
-        yield fake
+fake_server, fake = fake_fixtures("fake_anthropic.py", "fake_server")
 
 
 @pytest.fixture(scope="module")
@@ -39,12 +36,6 @@ def gateway(tmp_path_factory, fake_server):
     yield gw
     gw.stop()
 
-
-@pytest.fixture
-def fake(fake_server):
-    fake_server.reset()
-    yield fake_server
-    fake_server.reset()
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 import openai
 import pytest
 
-from .helpers import model, run_fake, start_gateway
+from .helpers import fake_fixtures, model, start_gateway
 
 KEY = "azure-key-1"
 VERSION = "2024-10-21"
@@ -13,19 +13,8 @@ WEATHER = {"type": "function", "function": {
                                           "properties": {"location": {"type": "string"}}}}}
 
 
-@pytest.fixture(scope="module")
-def azure_upstream():
-    """The fake Azure resource for this module."""
-    with run_fake("fake_azure.py") as fake:
-        yield fake
+azure_upstream, fake = fake_fixtures("fake_azure.py", "azure_upstream")
 
-
-@pytest.fixture
-def fake(azure_upstream):
-    """The fake, with nothing recorded or queued."""
-    azure_upstream.reset()
-    yield azure_upstream
-    azure_upstream.reset()
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import json
 import openai
 import pytest
 
-from .helpers import model, run_fake, start_gateway
+from .helpers import fake_fixtures, model, start_gateway
 
 KEY_ID, SECRET = "AKIDFAKEEXAMPLE", "fake/secret/key+EXAMPLE"
 CLAUDE = "anthropic.claude-3-5-sonnet-20240620-v1:0"
@@ -20,11 +20,7 @@ WEATHER = {"type": "function", "function": {
                    "required": ["city"]}}}
 
 
-@pytest.fixture(scope="module")
-def fake_bedrock():
-    """The fake Bedrock runtime process for this module."""
-    with run_fake("fake_bedrock.py") as fake:
-        yield fake
+fake_bedrock, fake = fake_fixtures("fake_bedrock.py", "fake_bedrock")
 
 
 @pytest.fixture(scope="module")
@@ -54,13 +50,6 @@ def gateway(tmp_path_factory, fake_bedrock):
     yield gw
     gw.stop()
 
-
-@pytest.fixture
-def fake(fake_bedrock):
-    """The fake with nothing recorded and nothing queued."""
-    fake_bedrock.reset()
-    yield fake_bedrock
-    fake_bedrock.reset()
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import json
 import openai
 import pytest
 
-from .helpers import model, run_fake, start_gateway
+from .helpers import fake_fixtures, model, start_gateway
 
 KEY = "co-e2e-key"
 HELLO = [{"role": "user", "content": "hello there"}]
@@ -14,11 +14,7 @@ WEATHER = {"type": "function", "function": {
                    "required": ["city"]}}}
 
 
-@pytest.fixture(scope="module")
-def cohere():
-    """The fake Cohere process for this module."""
-    with run_fake("fake_cohere.py") as fake:
-        yield fake
+cohere, fake = fake_fixtures("fake_cohere.py", "cohere")
 
 
 @pytest.fixture(scope="module")
@@ -46,13 +42,6 @@ def gateway(tmp_path_factory, cohere):
     yield gw
     gw.stop()
 
-
-@pytest.fixture
-def fake(cohere):
-    """The fake Cohere, with nothing recorded or queued."""
-    cohere.reset()
-    yield cohere
-    cohere.reset()
 
 
 @pytest.fixture

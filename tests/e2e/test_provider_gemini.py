@@ -7,7 +7,7 @@ import openai
 import pytest
 import requests
 
-from .helpers import model, run_fake, start_gateway
+from .helpers import fake_fixtures, model, start_gateway
 
 KEY = "gm-e2e-key"
 HELLO = [{"role": "user", "content": "hello there"}]
@@ -17,11 +17,7 @@ WEATHER = {"type": "function", "function": {
                    "properties": {"location": {"type": "string"}}, "required": ["location"]}}}
 
 
-@pytest.fixture(scope="module")
-def fake_gemini():
-    """The fake Gemini API process for this module."""
-    with run_fake("fake_gemini.py") as fake:
-        yield fake
+fake_gemini, fake = fake_fixtures("fake_gemini.py", "fake_gemini")
 
 
 @pytest.fixture(scope="module")
@@ -45,13 +41,6 @@ def gemini_gateway(tmp_path_factory, fake_gemini):
     yield gw
     gw.stop()
 
-
-@pytest.fixture
-def fake(fake_gemini):
-    """The fake, with nothing recorded or queued."""
-    fake_gemini.reset()
-    yield fake_gemini
-    fake_gemini.reset()
 
 
 @pytest.fixture

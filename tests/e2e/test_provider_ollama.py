@@ -4,7 +4,7 @@ import json
 import openai
 import pytest
 
-from .helpers import model, run_fake, start_gateway
+from .helpers import fake_fixtures, model, start_gateway
 
 HELLO = [{"role": "user", "content": "Paris"}]
 PNG = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5"
@@ -14,19 +14,8 @@ WEATHER = {"type": "function", "function": {
                                           "properties": {"location": {"type": "string"}}}}}
 
 
-@pytest.fixture(scope="module")
-def ollama_upstream():
-    """The fake Ollama server for this module."""
-    with run_fake("fake_ollama.py") as fake:
-        yield fake
+ollama_upstream, fake = fake_fixtures("fake_ollama.py", "ollama_upstream")
 
-
-@pytest.fixture
-def fake(ollama_upstream):
-    """The fake, with nothing recorded or queued."""
-    ollama_upstream.reset()
-    yield ollama_upstream
-    ollama_upstream.reset()
 
 
 @pytest.fixture(scope="module")
