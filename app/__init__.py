@@ -25,7 +25,7 @@ def create_app(config=None):
     """
     from flask import Flask
 
-    from app import accesslog, errors, gateway, http, observability, router
+    from app import accesslog, errors, gateway, http, kv, observability, router, store
     from app.config import Settings, load_config
     from app.health.views import READY
     from app.views import BLUEPRINTS
@@ -43,6 +43,8 @@ def create_app(config=None):
     app.extensions["switchboard.settings"] = settings
     errors.init_app(app)
     http.init_app(app)
+    kv.init_app(app, settings)
+    store.init_app(app, settings)
     router.init_app(app, settings, http.session_of(app), http.guarded_session_of(app))
     accesslog.init_app(app, settings.access_log)
     observability.init_app(app, settings)

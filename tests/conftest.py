@@ -6,6 +6,7 @@ import pytest
 
 from app import create_app
 from tests.e2e.helpers import FAKE_SCRIPT, fake_fixtures
+from tests.services import pg_url, redis_clean, redis_url, sqlite_url  # noqa: F401
 
 FIXTURES = pathlib.Path(__file__).parent / "fixtures"
 UPSTREAM = "https://upstream.test/v1"
@@ -36,6 +37,13 @@ def base_config(**general):
         "litellm_settings": {"num_retries": 0},
         "general_settings": {"access_log": "off", **general},
     }
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _data_dir(tmp_path_factory):
+    """Keep the embedded SQLite default out of the user's home during tests."""
+    import os
+    os.environ["SWITCHBOARD_DATA_DIR"] = str(tmp_path_factory.mktemp("data"))
 
 
 @pytest.fixture
