@@ -32,7 +32,7 @@ PROBE_INTERVAL = 1.0
 POOL_SIZE = 256
 
 
-class KVUnavailable(Exception):
+class KVUnavailableError(Exception):
     """Redis is down or slow right now (the breaker is open or the call failed)."""
 
 
@@ -63,7 +63,7 @@ class KV:
         """True while the breaker is closed (Redis answered the last time we asked)."""
         return self._open_since is None
 
-    def run(self, fn, fallback=KVUnavailable):
+    def run(self, fn, fallback=KVUnavailableError):
         """``fn(redis_client)``; on any Redis failure (or an open breaker) the fallback.
 
         ``fallback`` is a value to return, or an exception class to raise (the default).
@@ -77,7 +77,7 @@ class KV:
             raise fallback(f"{self.label} unavailable")
         return fallback
 
-    def script(self, name, keys=(), args=(), fallback=KVUnavailable):
+    def script(self, name, keys=(), args=(), fallback=KVUnavailableError):
         """Run ``scripts/<name>.lua`` atomically with ``keys``/``args``; fallback as ``run``."""
         script = self._scripts.get(name)
         if script is None:

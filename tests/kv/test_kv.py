@@ -37,7 +37,7 @@ def test_refused_connection_opens_breaker_and_probe_closes_it():
     for _ in range(100):  # an open breaker answers without touching the network
         assert client.run(lambda r: r.get("x"), fallback=None) is None
     assert time.monotonic() - t0 < 0.5
-    with pytest.raises(kv.KVUnavailable):
+    with pytest.raises(kv.KVUnavailableError):
         client.run(lambda r: r.get("x"))
     client.close()
 

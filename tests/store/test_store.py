@@ -53,12 +53,12 @@ def _race(url, n=4):
 
 
 def test_concurrent_starts_on_empty_sqlite(sqlite_url):
-    for out, err, rc in _race(sqlite_url):
+    for _out, err, rc in _race(sqlite_url):
         assert rc == 0, err
     assert _version_rows(sqlite_url)
 
 
 def test_concurrent_starts_on_empty_postgres(pg_url):
-    for out, err, rc in _race(pg_url):
+    for _out, err, rc in _race(pg_url):
         assert rc == 0, err
     assert _version_rows(pg_url)
