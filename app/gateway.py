@@ -60,25 +60,53 @@ def take_metadata(body, info):
 
 def handle(endpoint, validate):
     """Serve one API request for ``endpoint`` ("chat", "embeddings" or "completions")."""
-    body = read_json()
+    call = prepare(endpoint, read_json(), validate)
+    return respond(call, execute(call))
+
+
+def prepare(endpoint, body, validate):
+    """Stage 1: overrides and metadata out of ``body``, validate, and the routes -> ``Call``.
+
+    Front doors that translate another API (``/v1/messages``, ``/v1/responses``) call this with
+    the body already in the internal chat form.
+    """
     overrides = extract(body)
     info = g.log
     take_metadata(body, info)
     validate(body)
     info["model"] = model = body["model"]
-    router = router_of(current_app)
-    routes = router.routes_for(model, endpoint)
+    g.routes = router_of(current_app).routes_for(model, endpoint)
     stream = endpoint != "embeddings" and body.get("stream") is True
     call = g.call = Call(endpoint, body, overrides, stream)
     g.attempts = 0
+    return call
+
+
+def execute(call):
+    """Stage 2: route and call the provider (retries included).
+
+    Returns the OpenAI-shaped result (dict or ``RawJSON``) or, for a stream, the open upstream
+    stream (iterate for OpenAI chunk payloads). Errors before the first byte raise here.
+    """
+    router = router_of(current_app)
     observability.of(current_app).begin()
-    watch = ClientWatch.of(request.environ.get("gunicorn.socket"))
-    if stream:
-        return _stream(router, call, routes, info, watch)
+    watch = g.watch = ClientWatch.of(request.environ.get("gunicorn.socket"))
+    action = _open_stream if call.stream else _complete
     try:
-        result = g.result = watch.wait_on(router.run, call, routes, _complete)
-    finally:
+        result = watch.wait_on(router.run, call, g.routes, action)
+    except BaseException:
         watch.stop()
+        raise
+    if not call.stream:
+        watch.stop()
+        g.result = result
+    return result
+
+
+def respond(call, result, frame=None):
+    """Stage 3: the client's response: JSON, or SSE framed by ``frame`` (default OpenAI's)."""
+    if call.stream:
+        return _stream(call, result, frame)
     elapsed = round((time.perf_counter() - g.t0) * 1000, 3)
     if isinstance(result, RawJSON):
         return Response(result.with_field("_response_ms", elapsed), mimetype="application/json")
@@ -96,12 +124,8 @@ def _open_stream(call):
     return call.provider.open_stream(call)
 
 
-def _stream(router, call, routes, info, watch):
-    try:
-        upstream = watch.wait_on(router.run, call, routes, _open_stream)
-    except BaseException:
-        watch.stop()
-        raise
+def _stream(call, upstream, frame=None):
+    info = g.log
     log, t0, attempts = accesslog.log_of(current_app), g.t0, g.attempts
     obs = observability.of(current_app)
     g.deferred = True
@@ -113,7 +137,7 @@ def _stream(router, call, routes, info, watch):
         obs.finish_stream(record, call, body, t0, attempts)
         log.write(record)
 
-    body = SSEBody(upstream, on_end, collect=obs.collect_streams, watch=watch)
+    body = SSEBody(upstream, on_end, collect=obs.collect_streams, watch=g.watch, frame=frame)
     return Response(body, mimetype="text/event-stream", headers=SSE_HEADERS)
 
 

@@ -156,15 +156,44 @@ NOT_WATCHED = _NoWatch()
 GONE = "the client closed the connection before the answer"
 
 
+class OpenAIFrame:
+    """How a stream is written to the client: OpenAI's ``data:`` events and ``[DONE]``.
+
+    Other front doors (Anthropic's Messages, OpenAI's Responses) pass their own object with the
+    same three methods to ``SSEBody``; ``chunk`` may return b"" (nothing to send yet) or
+    several events at once.
+    """
+
+    @staticmethod
+    def chunk(payload):
+        """The bytes to send for one OpenAI chunk payload."""
+        return b"data: " + payload + b"\n\n"
+
+    @staticmethod
+    def done():
+        """The bytes that end a complete stream."""
+        return DONE
+
+    @staticmethod
+    def error(exc):
+        """The bytes that end a stream broken by ``exc``."""
+        return error_event(exc)
+
+
+OPENAI_FRAME = OpenAIFrame()
+
+
 class SSEBody:
     """The client's SSE body for a provider stream; ``on_end(error_or_None)`` runs exactly once.
 
     The WSGI server calls ``close()`` when the response ends or the client goes away, even if
     iteration never started, so the upstream connection is always released at once. With a
     ``watch`` on the client (``ClientWatch``) a hang-up is also noticed while waiting.
+    ``frame`` writes the events (default: OpenAI's SSE, see ``OpenAIFrame``).
     """
 
-    def __init__(self, stream, on_end, collect=False, watch=NOT_WATCHED):
+    def __init__(self, stream, on_end, collect=False, watch=NOT_WATCHED, frame=None):
+        self.frame = frame or OPENAI_FRAME
         self.stream = stream
         self.on_end = on_end
         self.ended = False
@@ -177,6 +206,7 @@ class SSEBody:
         error = None
         chunks = self.chunks
         watch = self.watch
+        frame = self.frame
         events = iter(self.stream)
         try:
             while True:
@@ -194,19 +224,21 @@ class SSEBody:
                 self.count += 1
                 if chunks is not None:
                     chunks.append(payload)
-                yield b"data: " + payload + b"\n\n"
-            yield DONE
+                out = frame.chunk(payload)
+                if out:
+                    yield out
+            yield frame.done()
         except ClientGone:
             self._end(_DISCONNECTED)
             return
         except errors.SwitchboardError as exc:
             error = exc
-            yield error_event(exc)
+            yield frame.error(exc)
         except Exception:  # a bug mid-stream: the client still gets a proper ending
             log.exception("internal error in stream")
             error = errors.InternalServerError("Internal error while streaming",
                                                code="internal_error")
-            yield error_event(error)
+            yield frame.error(error)
         self._end(error)
 
     def close(self):
