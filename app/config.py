@@ -251,7 +251,7 @@ def _deployments(entries):
 def _deployment(index, entry, resolve_model):
     params = entry["litellm_params"]
     try:
-        provider, upstream = resolve_model(params["model"])
+        provider, upstream = _wildcard(params["model"]) or resolve_model(params["model"])
     except ValueError as exc:
         raise ConfigError(f"model_list[{index}].litellm_params.model: {exc}") from None
     info = entry.get("model_info") or {}
@@ -264,6 +264,17 @@ def _deployment(index, entry, resolve_model):
         extra_headers=params.get("extra_headers") or {},
         configurable_clientside_auth_params=client_params,
         **{name: params.get(name) for name in _TYPED_PARAMS})
+
+
+def _wildcard(model):
+    """("*", "*") or ("<provider>", "*") for LiteLLM's wildcard entries; the router resolves
+    the requested name per request (app.router.table)."""
+    if model == "*":
+        return "*", "*"
+    if model.endswith("/*"):
+        from app.providers import resolve_model
+        return resolve_model(model[:-2] + "/x")[0], "*"
+    return None
 
 
 def _default_id(index, model_name, params):

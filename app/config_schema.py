@@ -6,7 +6,7 @@ keys once and otherwise ignores them, so a real LiteLLM config loads unchanged.
 import re
 
 from marshmallow import INCLUDE, Schema, ValidationError, fields, pre_load
-from marshmallow.validate import Length, Range
+from marshmallow.validate import Length, OneOf, Range
 
 SECTIONS = ("litellm_settings", "general_settings", "router_settings")
 ENTRY_KEYS = frozenset({"model_name", "litellm_params", "params", "model_info"})
@@ -33,7 +33,8 @@ KNOWN = {name: frozenset(text.split()) for name, text in {
         stream_timeout retry_after allowed_fails allowed_fails_policy cooldown_time
         disable_cooldowns redis_host redis_port redis_password redis_db redis_url retry_policy
         enable_pre_call_checks model_group_alias fallbacks context_window_fallbacks
-        content_policy_fallbacks default_fallbacks max_fallbacks enable_tag_filtering""",
+        content_policy_fallbacks default_fallbacks max_fallbacks enable_tag_filtering
+        redis_socket_timeout""",
 }.items()}
 
 
@@ -128,22 +129,115 @@ class _EntrySchema(_Open):
         return _rename(data, "params", "litellm_params")
 
 
-class _LitellmSettings(_Open):
-    drop_params = fields.Boolean()
-    request_timeout = _positive()
-    num_retries = _Int(validate=Range(min=0))
-
-
 class _GeneralSettings(_Open):
     master_key = fields.String(allow_none=True)
+    background_health_checks = fields.Boolean()
+    health_check_interval = _positive()
     allow_client_side_credentials = fields.Boolean()
     allow_private_api_base = fields.Boolean()
     max_request_size_mb = _positive()
     access_log = _AccessLog(allow_none=True)
 
 
+STRATEGIES = ("simple-shuffle", "least-busy", "latency-based-routing",
+              "usage-based-routing", "usage-based-routing-v2")
+# LiteLLM's retry_policy / allowed_fails_policy names, one per error class.
+RETRY_POLICY_KEYS = ("BadRequestErrorRetries", "AuthenticationErrorRetries",
+                     "TimeoutErrorRetries", "RateLimitErrorRetries",
+                     "ContentPolicyViolationErrorRetries", "InternalServerErrorRetries")
+FAILS_POLICY_KEYS = ("BadRequestErrorAllowedFails", "AuthenticationErrorAllowedFails",
+                     "TimeoutErrorAllowedFails", "RateLimitErrorAllowedFails",
+                     "ContentPolicyViolationErrorAllowedFails",
+                     "InternalServerErrorAllowedFails")
+
+
+class _Counts(fields.Dict):
+    """A mapping of LiteLLM's policy names to counts >= 0; unknown names are errors."""
+
+    def __init__(self, names, **kwargs):
+        super().__init__(keys=fields.String(validate=OneOf(names, error=(
+            "unknown key {input}; expected one of: " + ", ".join(names)))),
+            values=_Int(validate=Range(min=0)), allow_none=True, **kwargs)
+
+
+class _Fallbacks(fields.Raw):
+    """LiteLLM's ``[{"group": ["other", ...]}, ...]`` (a bare mapping is accepted too)."""
+
+    default_error_messages = {"invalid": 'Must be a list of {"<model group>": ["<fallback '
+                                         'group>", ...]} mappings.'}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        items = [value] if isinstance(value, dict) else value
+        if not isinstance(items, list):
+            raise self.make_error("invalid")
+        out = {}
+        for item in items:
+            if not isinstance(item, dict):
+                raise self.make_error("invalid")
+            for group, targets in item.items():
+                targets = [targets] if isinstance(targets, str) else targets
+                if not isinstance(targets, list) or not all(
+                        isinstance(t, str) and t for t in targets):
+                    raise self.make_error("invalid")
+                out[str(group)] = list(targets)
+        return out
+
+
+class _Alias(fields.Raw):
+    """model_group_alias values: a group name or {"model": name, "hidden": bool}."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str) and value:
+            return {"model": value, "hidden": False}
+        if isinstance(value, dict) and isinstance(value.get("model"), str) \
+                and isinstance(value.get("hidden", False), bool):
+            return {"model": value["model"], "hidden": value.get("hidden", False)}
+        raise ValidationError('Must be a model group name or {"model": "<group>", "hidden": '
+                              'true|false}.')
+
+
+class _StrategyArgs(_Open):
+    lowest_latency_buffer = fields.Float(validate=Range(min=0))
+    ttl = _positive()
+
+
 class _RouterSettings(_Open):
     num_retries = _Int(validate=Range(min=0))
+    routing_strategy = fields.String(validate=OneOf(STRATEGIES, error=(
+        "unknown routing strategy {input}; expected one of: " + ", ".join(STRATEGIES))))
+    routing_strategy_args = fields.Nested(_StrategyArgs, allow_none=True)
+    retry_policy = _Counts(RETRY_POLICY_KEYS)
+    allowed_fails_policy = _Counts(FAILS_POLICY_KEYS)
+    allowed_fails = _Int(validate=Range(min=0))
+    cooldown_time = fields.Float(validate=Range(min=0))
+    disable_cooldowns = fields.Boolean()
+    retry_after = fields.Float(validate=Range(min=0))
+    timeout = _positive(allow_none=True)
+    stream_timeout = _positive(allow_none=True)
+    max_fallbacks = _Int(validate=Range(min=0))
+    fallbacks = _Fallbacks(allow_none=True)
+    context_window_fallbacks = _Fallbacks(allow_none=True)
+    content_policy_fallbacks = _Fallbacks(allow_none=True)
+    default_fallbacks = fields.List(fields.String(validate=Length(min=1)), allow_none=True)
+    enable_pre_call_checks = fields.Boolean()
+    model_group_alias = fields.Dict(keys=fields.String(), values=_Alias(), allow_none=True)
+    redis_url = fields.String(allow_none=True)
+    redis_host = fields.String(allow_none=True)
+    redis_port = _Int(allow_none=True, validate=Range(min=1, max=65535))
+    redis_password = fields.String(allow_none=True)
+    redis_db = _Int(allow_none=True, validate=Range(min=0))
+    redis_socket_timeout = _positive(allow_none=True)
+
+
+class _LitellmSettings(_Open):
+    drop_params = fields.Boolean()
+    request_timeout = _positive()
+    num_retries = _Int(validate=Range(min=0))
+    # LiteLLM reads these here too; router_settings wins when both are given.
+    fallbacks = _Fallbacks(allow_none=True)
+    context_window_fallbacks = _Fallbacks(allow_none=True)
+    content_policy_fallbacks = _Fallbacks(allow_none=True)
+    default_fallbacks = fields.List(fields.String(validate=Length(min=1)), allow_none=True)
 
 
 _NO_MODELS = "at least one model is required"

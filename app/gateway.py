@@ -171,6 +171,8 @@ def _authenticate(master):
 def _finish(resp):
     resp.headers["x-request-id"] = g.request_id
     call = g.get("call")
+    if call is not None:
+        resp.headers["x-switchboard-attempted-fallbacks"] = str(g.get("attempted_fallbacks", 0))
     if not g.get("deferred"):
         if call is not None:
             _describe(g.log, call)

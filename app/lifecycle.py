@@ -17,6 +17,8 @@ start and reload, so a broken config never takes the running workers down).
 import os
 import sys
 
+from app.sockets import pending_bytes
+
 # app.extensions key: a callable telling whether this worker still accepts new work.
 SERVING = "switchboard.serving"
 
@@ -155,18 +157,6 @@ class _KeepaliveWait:
         client = self.connections.clients.get(self.greenlet)
         if self in self.connections.waits and not pending_bytes(client):
             self.greenlet.throw(self.timeout)
-
-
-def pending_bytes(client):
-    """Bytes waiting to be read on a socket (unknown counts as some)."""
-    import fcntl
-    import struct
-    import termios
-    try:
-        raw = fcntl.ioctl(client.fileno(), termios.FIONREAD, b"\0\0\0\0")
-    except (AttributeError, OSError):
-        return 1
-    return struct.unpack("i", raw)[0]
 
 
 def worker_exit(server, worker):

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from app.errors import InvalidRequestError
 
 OVERRIDE_KEYS = ("api_key", "api_base", "base_url", "api_version", "organization", "timeout",
-                 "extra_headers", "num_retries", "mock_response", "drop_params")
+                 "extra_headers", "num_retries", "mock_response", "drop_params", "fallbacks")
 _KEYS = frozenset(OVERRIDE_KEYS)
 
 MAX_TIMEOUT = 3600
@@ -39,6 +39,7 @@ class Overrides:
     num_retries: int | None = None
     mock_response: str | None = None
     drop_params: bool | None = None
+    fallbacks: tuple | None = None  # the client's own fallback model groups, in order
     # The body key that carried api_base ("api_base" or its alias "base_url"); refusals name it.
     api_base_param: str = field(default="api_base", compare=False)
 
@@ -146,6 +147,20 @@ def _num_retries(value, key):
     return value
 
 
+def _fallbacks(value, key):
+    # LiteLLM accepts model names, or {"model": name, ...} items (their extra keys are ignored).
+    if not isinstance(value, list):
+        raise InvalidRequestError("fallbacks must be a list of model names", param=key)
+    names = []
+    for item in value:
+        name = item.get("model") if isinstance(item, dict) else item
+        if not isinstance(name, str) or not name:
+            raise InvalidRequestError(
+                'fallbacks items must be model names or {"model": "<name>"}', param=key)
+        names.append(name)
+    return tuple(names) or None
+
+
 def _bool(value, key):
     if not isinstance(value, bool):
         raise InvalidRequestError(f"{key} must be true or false", param=key)
@@ -184,7 +199,7 @@ _VALIDATORS = {
     "api_key": _header_safe, "api_base": _header_safe, "base_url": _header_safe,
     "api_version": _api_version, "organization": _header_safe, "timeout": _timeout,
     "extra_headers": _extra_headers, "num_retries": _num_retries, "mock_response": _string,
-    "drop_params": _bool,
+    "drop_params": _bool, "fallbacks": _fallbacks,
 }
 
 

@@ -17,7 +17,7 @@ import time
 import orjson
 
 from app import errors
-from app.lifecycle import pending_bytes
+from app.sockets import pending_bytes
 
 log = logging.getLogger("switchboard")
 

@@ -163,7 +163,7 @@ def test_repr_hides_secrets():
 def test_override_keys_cover_the_documented_names():
     assert set(OVERRIDE_KEYS) == {"api_key", "api_base", "base_url", "api_version",
                                   "organization", "timeout", "extra_headers", "num_retries",
-                                  "mock_response", "drop_params"}
+                                  "mock_response", "drop_params", "fallbacks"}
 
 
 # --- check_policy: what the configuration allows ---------------------------------------------

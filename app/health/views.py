@@ -1,5 +1,6 @@
-"""Health probes (no auth): liveliness (the process answers) and readiness (config loaded)."""
-from flask import Blueprint, current_app, jsonify
+"""Health probes: liveliness and readiness (no auth, cheap), and /health (master key), which
+calls every deployment (app.router.health)."""
+from flask import Blueprint, current_app, jsonify, request
 
 from app.lifecycle import SERVING
 
@@ -25,3 +26,11 @@ def readiness():
     body = {"status": "ready" if ready else "not ready",
             "models": len(settings.by_name) if settings else 0}
     return jsonify(body), 200 if ready else 503
+
+
+@bp.get("/health")
+def health():
+    """LiteLLM's /health: call every deployment (``?model=`` one group) with a tiny request."""
+    from app.router import router_of
+    from app.router.health import health as check
+    return jsonify(check(router_of(current_app), request.args.get("model") or None))

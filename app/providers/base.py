@@ -124,13 +124,16 @@ class Provider:
         try:
             resp = http.post(call.session, out.url, out.data, out.headers, call.timeout, stream)
         except requests.exceptions.ConnectTimeout:
-            raise errors.GatewayTimeoutError(f"Timed out connecting to {self.name}") from None
+            raise _unreachable(errors.GatewayTimeoutError(
+                f"Timed out connecting to {self.name}")) from None
         except requests.exceptions.ReadTimeout:
             raise errors.GatewayTimeoutError(
                 f"{self.name} did not answer within {call.timeout[1]:g}s") from None
         except requests.exceptions.RequestException as exc:
-            raise errors.BadGatewayError(f"{self.name} is unreachable: {type(exc).__name__}") \
-                from None
+            err = errors.BadGatewayError(f"{self.name} is unreachable: {type(exc).__name__}")
+            if isinstance(exc, requests.exceptions.ConnectionError):
+                _unreachable(err)
+            raise err from None
         if resp.status_code >= 300:
             try:
                 content = resp.content
@@ -157,6 +160,12 @@ class _Stream:
     def close(self):
         """Close the upstream connection at once (the client went away or we are done)."""
         self.response.close()
+
+
+def _unreachable(exc):
+    # The router moves such a failure to another deployment at once (app.router.policy).
+    exc.unreachable = True
+    return exc
 
 
 def _bearer(headers):

@@ -6,7 +6,8 @@ import responses
 
 from app import errors
 from app.config import load_config
-from app.router import Router, _weight
+from app.router import Router, router_of
+from app.router.strategies import weight
 
 A, B = "https://a.test/v1", "https://b.test/v1"
 CHAT = {"model": "gpt", "messages": [{"role": "user", "content": "hi"}]}
@@ -67,14 +68,15 @@ def test_per_request_num_retries_zero_wins(make_app):
 
 
 @responses.activate
-def test_same_deployment_retry_honours_short_retry_after(make_app, monkeypatch):
+def test_same_deployment_retry_honours_short_retry_after(make_app):
     slept = []
-    monkeypatch.setattr("app.router.time.sleep", slept.append)
     cfg = config(num_retries=2)
     cfg["model_list"].pop()
     responses.post(f"{A}/chat/completions", status=429, json={"error": {"message": "x"}},
                    headers={"Retry-After": "2"})
-    resp = make_app(cfg).test_client().post("/v1/chat/completions", json=CHAT)
+    app = make_app(cfg)
+    router_of(app).sleep = slept.append
+    resp = app.test_client().post("/v1/chat/completions", json=CHAT)
     assert resp.status_code == 429 and resp.headers["Retry-After"] == "2"
     assert slept == [2.0, 2.0] and len(responses.calls) == 3
 
@@ -83,9 +85,12 @@ def test_weights_steer_traffic():
     settings = load_config(config(weight=0))
     router = Router(settings, None)
     routes = router.routes_for("gpt", "chat")
-    picks = {router._pick(routes, [])[0].upstream_model for _ in range(50)}
+    picks = set()
+    for _ in range(50):
+        res = router.state.reserve("simple-shuffle", [r[0] for r in routes], router.rng, 0.0)
+        picks.add(routes[res.index][0].upstream_model)
     assert picks == {"gpt-a"}
-    assert _weight(settings.model_list[1]) == 0.0
+    assert weight(settings.model_list[1]) == 0.0
 
 
 def test_unknown_model_and_unsupported_endpoint():

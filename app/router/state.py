@@ -1,0 +1,219 @@
+"""The router's live state: cooldowns, in-flight requests, usage this minute, latency.
+
+``State`` keeps it in Redis when the router has a ``KV`` (shared by every worker and instance)
+and in this process otherwise. Hot path: ``reserve`` is ONE Redis round trip (the
+``router_pick`` script reads the candidates' state, picks by the strategy and reserves the pick
+atomically, so rpm limits hold across instances); ``release`` and ``failure`` run after the
+answer. When Redis fails (the KV breaker is open), every method answers from the in-process
+``Local`` state at once; cooldowns are always mirrored there, so they keep working.
+"""
+import itertools
+import os
+import threading
+import time
+from dataclasses import dataclass
+
+from app.router import strategies
+
+LATENCY_ALPHA = 0.3  # weight of a new sample in the moving average
+IN_FLIGHT_TTL = 3600.0  # a reservation whose release was lost (killed worker) expires
+_tokens = itertools.count()
+
+
+@dataclass
+class Reservation:
+    """A picked deployment, reserved until ``State.release``."""
+
+    index: int
+    token: str
+    shared: bool  # reserved in Redis (else in this process)
+    t0: float
+
+
+class _Dep:
+    """One deployment's in-process state."""
+
+    __slots__ = ("cool_until", "reason", "in_flight", "minute", "rpm", "tpm", "fails", "latency")
+
+    def __init__(self):
+        self.cool_until, self.reason = 0.0, None
+        self.in_flight = {}
+        self.minute, self.rpm, self.tpm, self.fails = 0, 0, 0, 0
+        self.latency = None
+
+    def roll(self, minute):
+        """Start a new UTC minute's counters."""
+        if minute != self.minute:
+            self.minute, self.rpm, self.tpm, self.fails = minute, 0, 0, 0
+
+
+class Local:
+    """State of this process only (no Redis, or Redis down). ``clock`` is injectable."""
+
+    def __init__(self, clock=time.time):
+        self.clock = clock
+        self.deps = {}
+        self.lock = threading.Lock()
+
+    def dep(self, dep_id):
+        """The (created on first use) state of one deployment, counters of this minute."""
+        state = self.deps.get(dep_id)
+        if state is None:
+            state = self.deps[dep_id] = _Dep()
+        state.roll(int(self.clock() // 60))
+        return state
+
+    def stats(self, dep_id):
+        """Stats for the strategies."""
+        d, now = self.dep(dep_id), self.clock()
+        return strategies.Stats(d.cool_until > now, len(d.in_flight), d.rpm, d.tpm, d.latency)
+
+    def reserve(self, strategy, deps, rng, buffer, token):
+        """Pick and reserve atomically (one lock); None when all are at their limits."""
+        with self.lock:
+            index = strategies.choose(strategy, deps, [self.stats(d.id) for d in deps],
+                                      rng, buffer)
+            if index is not None:
+                d = self.dep(deps[index].id)
+                d.in_flight[token] = self.clock() + IN_FLIGHT_TTL
+                d.rpm += 1
+            return index
+
+    def release(self, dep_id, token, tokens, latency):
+        """End a reservation; add its tokens and latency sample."""
+        d = self.dep(dep_id)
+        d.in_flight.pop(token, None)
+        d.tpm += tokens
+        if latency is not None:
+            d.latency = latency if d.latency is None else \
+                d.latency * (1 - LATENCY_ALPHA) + latency * LATENCY_ALPHA
+
+    def failure(self, dep_id, group_ids, at_once, allowed, cooldown, reason):
+        """Count a failure; cool down if due and another group member is still up."""
+        with self.lock:
+            d = self.dep(dep_id)
+            d.fails += 1
+            if not (at_once or d.fails > allowed):
+                return False
+            return self.cool(dep_id, group_ids, cooldown, reason)
+
+    def cool(self, dep_id, group_ids, seconds, reason):
+        """Cool ``dep_id`` down unless that would leave its group without a deployment."""
+        now = self.clock()
+        d = self.dep(dep_id)
+        if seconds <= 0:
+            return False
+        if d.cool_until > now:
+            return True
+        if not any(self.dep(o).cool_until <= now for o in group_ids if o != dep_id):
+            return False
+        d.cool_until, d.reason = now + seconds, reason
+        return True
+
+    def status(self, dep_id):
+        """The status fields of one deployment."""
+        d, now = self.dep(dep_id), self.clock()
+        left = d.cool_until - now
+        return {"cooldown_remaining": round(left, 3) if left > 0 else None,
+                "cooldown_reason": d.reason if left > 0 else None,
+                "in_flight": len(d.in_flight), "requests_this_minute": d.rpm,
+                "failures_this_minute": d.fails, "rpm_used": d.rpm, "tpm_used": d.tpm,
+                "latency_ms": round(d.latency * 1000, 3) if d.latency is not None else None}
+
+
+def _keys(dep_id, minute):
+    base = f"sb:router:{dep_id}"
+    return (f"{base}:cd", f"{base}:if", f"{base}:rpm:{minute}", f"{base}:tpm:{minute}",
+            f"{base}:lat", f"{base}:fail:{minute}")
+
+
+class State:
+    """Redis-backed state with the in-process fallback (see the module docstring)."""
+
+    def __init__(self, kv=None, clock=time.time):
+        self.kv = kv
+        self.local = Local(clock)
+        self.clock = clock
+        self.prefix = f"{os.getpid()}-{id(self):x}-"
+
+    def reserve(self, strategy, deps, rng, buffer):
+        """A Reservation of one of ``deps``, or None when all are at their rpm/tpm limits."""
+        token = self.prefix + str(next(_tokens))
+        t0 = time.perf_counter()
+        if self.kv is not None:
+            index = self._reserve_shared(strategy, deps, rng(), buffer, token)
+            if index is not _DOWN:
+                return None if index is None else Reservation(index, token, True, t0)
+        index = self.local.reserve(strategy, deps, rng, buffer, token)
+        return None if index is None else Reservation(index, token, False, t0)
+
+    def _reserve_shared(self, strategy, deps, rnd, buffer, token):
+        now = self.clock()
+        minute = int(now // 60)
+        keys, args = [], [strategy, int(now * 1000), repr(rnd), repr(buffer), token,
+                          int(IN_FLIGHT_TTL * 1000)]
+        for d in deps:
+            keys.extend(_keys(d.id, minute)[:5])
+            args.extend((_limit(d.rpm), _limit(d.tpm), strategies.weight(d),
+                         1 if self.local.stats(d.id).cooled else 0))
+        got = self.kv.script("router_pick", keys, args, fallback=_DOWN)
+        if got is _DOWN:
+            return _DOWN
+        return None if got == 0 else int(got) - 1
+
+    def release(self, dep_id, res, tokens=0, latency=None):
+        """End a reservation (after the answer, streams included)."""
+        if res.shared and self.kv is not None:
+            keys = _keys(dep_id, int(self.clock() // 60))
+            args = [res.token, int(tokens or 0), -1 if latency is None else repr(latency),
+                    repr(LATENCY_ALPHA)]
+            if self.kv.script("router_done", [keys[1], keys[3], keys[4]], args,
+                              fallback=_DOWN) is not _DOWN:
+                return
+        self.local.release(dep_id, res.token, tokens or 0, latency)
+
+    def failure(self, dep_id, group_ids, at_once, allowed, cooldown, reason):
+        """Count a failure everywhere; True if the deployment is now cooled down."""
+        cooled = self.local.failure(dep_id, group_ids, at_once, allowed, cooldown, reason)
+        if self.kv is None:
+            return cooled
+        minute = int(self.clock() // 60)
+        mine = _keys(dep_id, minute)
+        keys = [mine[5], mine[0]] + [_keys(o, minute)[0] for o in group_ids if o != dep_id]
+        args = [1 if at_once else 0, allowed, int(cooldown * 1000), reason]
+        shared = self.kv.script("router_fail", keys, args, fallback=_DOWN)
+        return cooled if shared is _DOWN else bool(shared)
+
+    def status(self, deps):
+        """Status fields per deployment id (Redis when it answers, else this process)."""
+        out = {d.id: self.local.status(d.id) for d in deps}
+        if self.kv is None or not deps:
+            return out
+        minute = int(self.clock() // 60)
+        keys = [k for d in deps for k in _keys(d.id, minute)]
+        rows = self.kv.script("router_status", keys, [int(self.clock() * 1000)], fallback=None)
+        for d, row in zip(deps, rows or ()):
+            out[d.id] = _status_row(row)
+        return out
+
+
+def _status_row(row):
+    pttl, reason, in_flight, rpm, tpm, fails, lat = row
+    cooling = pttl is not None and int(pttl) > 0
+    rpm = int(rpm or 0)
+    return {"cooldown_remaining": round(int(pttl) / 1000, 3) if cooling else None,
+            "cooldown_reason": _text(reason) if cooling else None,
+            "in_flight": int(in_flight or 0), "requests_this_minute": rpm,
+            "failures_this_minute": int(fails or 0), "rpm_used": rpm, "tpm_used": int(tpm or 0),
+            "latency_ms": round(float(lat) * 1000, 3) if lat else None}
+
+
+def _text(value):
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _limit(value):
+    return -1 if value is None else int(value)
+
+
+_DOWN = object()
