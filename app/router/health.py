@@ -87,7 +87,7 @@ def health(router, model=None):
                                             param="model")
     results = _all(router, routes)
     healthy, unhealthy = [], []
-    for route, result in zip(routes, results):
+    for route, result in zip(routes, results, strict=True):
         dep = route[0]
         entry = {"model": dep.model, "model_name": dep.model_name, "model_id": dep.id,
                  "api_base": dep.api_base, "latency_ms": result["latency_ms"]}
@@ -132,8 +132,8 @@ def run_checks(router, interval):
             lambda r: r.set(LOCK_KEY, b"1", nx=True, px=int(interval * 1000)), fallback=True):
         return
     cooldown = 0.0 if router.rs.disable_cooldowns else router.rs.cooldown_time
-    for name, routes in router.table.groups.items():
+    for routes in router.table.groups.values():
         ids = [r[0].id for r in routes]
-        for route, result in zip(routes, _all(router, routes)):
+        for route, result in zip(routes, _all(router, routes), strict=True):
             if not result["healthy"]:
                 router.state.failure(route[0].id, ids, True, 0, cooldown, "health_check")

@@ -192,7 +192,9 @@ class State:
         minute = int(self.clock() // 60)
         keys = [k for d in deps for k in _keys(d.id, minute)]
         rows = self.kv.script("router_status", keys, [int(self.clock() * 1000)], fallback=None)
-        for d, row in zip(deps, rows or ()):
+        for d, row in zip(deps, rows or [None] * len(deps), strict=True):
+            if row is None:
+                break
             out[d.id] = _status_row(row)
         return out
 

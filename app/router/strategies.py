@@ -84,7 +84,7 @@ def _weighted(idx, weights, rng):
     if total <= 0:
         return idx[int(rng() * len(idx)) % len(idx)]
     point = rng() * total
-    for i, w in zip(idx, weights):
+    for i, w in zip(idx, weights, strict=True):
         point -= w
         if point < 0:
             return i

@@ -1,0 +1,154 @@
+"""The Redis-backed state (app/kv/scripts/router_*.lua) on the machine's real Redis."""
+import random
+import socket
+import threading
+import time
+
+import pytest
+import redis
+
+from app import kv
+from app.router import strategies
+from app.router.state import State
+
+from .helpers import Clock, deployments
+
+STRATEGIES = ["simple-shuffle", "least-busy", "latency-based-routing", "usage-based-routing-v2"]
+
+
+def shared(url, clock=None):
+    return State(kv.KV(url), clock or time.time)
+
+
+def test_lua_pick_agrees_with_python_choose(redis_clean):
+    """The script and strategies.choose pick the same deployment from the same state."""
+    r = redis.Redis.from_url(redis_clean)
+    rand = random.Random(7)
+    clock = Clock(1_800_000_030.0)
+    state = shared(redis_clean, clock)
+    minute = int(clock() // 60)
+    for trial in range(60):
+        r.flushdb()
+        specs = [{"id": f"t{trial}-{i}", "rpm": rand.choice([None, 3, 10]),
+                  "weight": rand.choice([None, 1, 4])} for i in range(rand.randint(1, 4))]
+        deps = deployments(*[{k: v for k, v in s.items() if v is not None} for s in specs])
+        stats = []
+        for d in deps:
+            s = strategies.Stats(cooled=rand.random() < 0.3, in_flight=rand.randint(0, 3),
+                                 rpm_used=rand.randint(0, 10),
+                                 latency=rand.choice([None, 0.1, 0.2, 0.5]))
+            stats.append(s)
+            base = f"sb:router:{d.id}"
+            if s.cooled:
+                r.set(f"{base}:cd", "x", px=5000)
+            for n in range(s.in_flight):
+                r.zadd(f"{base}:if", {f"x{n}": clock() * 1000 + 60000})
+            r.set(f"{base}:rpm:{minute}", s.rpm_used)
+            if s.latency is not None:
+                r.hset(f"{base}:lat", "avg", repr(s.latency))
+        strategy = rand.choice(STRATEGIES)
+        rnd = rand.random()
+        want = strategies.choose(strategy, deps, stats, lambda: rnd, 0.1)
+        got = state.reserve(strategy, deps, lambda: rnd, 0.1)
+        assert (got.index if got else None) == want, (strategy, stats)
+
+
+def test_every_key_has_a_ttl_and_the_db_number_is_honoured(redis_clean):
+    state = shared(redis_clean)
+    deps = deployments({"rpm": 5, "id": "ttl-a"}, {"id": "ttl-b"})
+    res = state.reserve("usage-based-routing-v2", deps, lambda: 0.0, 0.0)
+    state.release(deps[res.index].id, res, tokens=10, latency=0.1)
+    res = state.reserve("least-busy", deps, lambda: 0.0, 0.0)  # left in flight
+    for _ in range(4):
+        state.failure("ttl-a", ["ttl-a", "ttl-b"], False, 2, 5.0, "server")
+    r = redis.Redis.from_url(redis_clean)
+    keys = r.keys("*")
+    assert keys, "nothing written to the session's db"
+    assert all(r.pttl(k) > 0 for k in keys), {k: r.pttl(k) for k in keys}
+    assert r.get("sb:router:ttl-a:cd") == b"server"
+    db = int(redis_clean.rsplit("/", 1)[1])
+    assert not redis.Redis(db=0 if db else 1).exists("sb:router:ttl-a:cd")
+
+
+def test_cooldown_is_shared_and_never_the_last_deployment(redis_clean):
+    a, b = shared(redis_clean), shared(redis_clean)
+    deps = deployments({"id": "s-a"}, {"id": "s-b"})
+    ids = ["s-a", "s-b"]
+    assert a.failure("s-a", ids, True, 3, 5.0, "rate_limit")
+    # instance b, which saw nothing, skips s-a at once
+    assert {deps[b.reserve("simple-shuffle", deps, lambda: x / 10, 0.0).index].id
+            for x in range(10)} == {"s-b"}
+    # s-b is the last one up: instance b cannot cool it down
+    assert not b.failure("s-b", ids, True, 3, 5.0, "rate_limit")
+    status = b.status(deps)
+    assert status["s-a"]["cooldown_reason"] == "rate_limit"
+    assert 0 < status["s-a"]["cooldown_remaining"] <= 5.0
+    assert status["s-b"]["cooldown_remaining"] is None
+
+
+def test_rpm_limit_is_exact_under_concurrency_across_instances(redis_clean):
+    deps = deployments({"rpm": 7, "id": "c-a"}, {"rpm": 5, "id": "c-b"})
+    states = [shared(redis_clean) for _ in range(4)]
+    got = []
+    # stay inside one UTC minute
+    if 60 - time.time() % 60 < 3:
+        time.sleep(60 - time.time() % 60 + 0.1)
+
+    def fire(state):
+        for _ in range(10):
+            got.append(state.reserve("usage-based-routing-v2", deps, random.random, 0.0))
+
+    threads = [threading.Thread(target=fire, args=(s,)) for s in states]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    picked = [deps[g.index].id for g in got if g is not None]
+    assert picked.count("c-a") == 7 and picked.count("c-b") == 5
+    assert sum(g is None for g in got) == 40 - 12
+
+
+def test_in_flight_is_shared_and_released(redis_clean):
+    a, b = shared(redis_clean), shared(redis_clean)
+    deps = deployments({"id": "f-a"}, {"id": "f-b"})
+    first = a.reserve("least-busy", deps, lambda: 0.0, 0.0)
+    second = b.reserve("least-busy", deps, lambda: 0.0, 0.0)
+    assert first.index != second.index
+    a.release(deps[first.index].id, first)
+    assert b.status(deps)[deps[first.index].id]["in_flight"] == 0
+    assert b.status(deps)[deps[second.index].id]["in_flight"] == 1
+
+
+@pytest.fixture
+def refused_url():
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    return f"redis://127.0.0.1:{port}/3"
+
+
+@pytest.fixture
+def silent_url():
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    yield f"redis://127.0.0.1:{sock.getsockname()[1]}/3"
+    sock.close()
+
+
+@pytest.mark.parametrize("which", ["refused_url", "silent_url"])
+def test_redis_down_falls_back_to_local_state_fast(request, which):
+    state = State(kv.KV(request.getfixturevalue(which), probe_interval=5), time.time)
+    deps = deployments({"id": "d-a"}, {"id": "d-b"})
+    t0 = time.monotonic()
+    for _ in range(50):
+        res = state.reserve("least-busy", deps, random.random, 0.0)
+        state.release(deps[res.index].id, res, 1, 0.01)
+    # cooldowns still work, from this process's state
+    assert state.failure("d-a", ["d-a", "d-b"], True, 3, 5.0, "rate_limit")
+    assert {deps[state.reserve("simple-shuffle", deps, lambda: x / 10, 0.0).index].id
+            for x in range(10)} == {"d-b"}
+    assert state.status(deps)["d-a"]["cooldown_reason"] == "rate_limit"
+    assert time.monotonic() - t0 < 1.0
+    state.kv.close()
