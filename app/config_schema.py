@@ -163,8 +163,8 @@ class _Counts(fields.Dict):
 class _Fallbacks(fields.Raw):
     """LiteLLM's ``[{"group": ["other", ...]}, ...]`` (a bare mapping is accepted too)."""
 
-    default_error_messages = {"invalid": 'Must be a list of {"<model group>": ["<fallback '
-                                         'group>", ...]} mappings.'}
+    default_error_messages = {"invalid": 'Must be a list of {{"<model group>": ["<fallback '
+                                         'group>", ...]}} mappings.'}
 
     def _deserialize(self, value, attr, data, **kwargs):
         items = [value] if isinstance(value, dict) else value
