@@ -49,7 +49,10 @@ class KV:
         self._errors = (redis.RedisError, OSError)
         self.pool = redis.BlockingConnectionPool.from_url(
             url, max_connections=POOL_SIZE, timeout=socket_timeout,
-            socket_timeout=socket_timeout, socket_connect_timeout=CONNECT_TIMEOUT,
+            socket_timeout=socket_timeout,
+            # A longer configured timeout covers connecting too (a busy worker may take more
+            # than 50 ms to see a connect complete when hundreds open at once).
+            socket_connect_timeout=max(CONNECT_TIMEOUT, socket_timeout),
             health_check_interval=0)
         self.redis = redis.Redis(connection_pool=self.pool)
         self._scripts = {}
