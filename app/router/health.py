@@ -70,11 +70,20 @@ def probe(router, route, timeout=HEALTH_TIMEOUT):
     try:
         provider.complete(call)
     except errors.SwitchboardError as exc:
-        error = f"{exc.status}: {exc.message}"
+        error = _scrub(f"{exc.status}: {exc.message}", (dep.api_key, call.api_key))
     except Exception as exc:  # a provider bug must not break /health
         error = f"error: {type(exc).__name__}"
     return {"model_id": dep.id, "healthy": error is None, "error": error,
             "latency_ms": round((time.perf_counter() - t0) * 1000, 3)}
+
+
+def _scrub(text, keys):
+    # Providers echo the key they were sent ("Incorrect API key provided: ..."); /health shows
+    # errors to operators, so even a short key goes (scrub() spares keys under 8 characters).
+    for key in keys:
+        if key and len(key) >= 4:
+            text = text.replace(key, "***")
+    return text
 
 
 def health(router, model=None):
