@@ -3,10 +3,14 @@
 ``State`` keeps it in Redis when the router has a ``KV`` (shared by every worker and instance)
 and in this process otherwise. Hot path: ``reserve`` is ONE Redis round trip (the
 ``router_pick`` script reads the candidates' state, picks by the strategy and reserves the pick
-atomically, so rpm limits hold across instances); ``release`` and ``failure`` run after the
-answer. When Redis fails (the KV breaker is open), every method answers from the in-process
-``Local`` state at once; cooldowns are always mirrored there, so they keep working.
+atomically, so rpm limits hold across instances). ``release`` costs no round trip of its own:
+releases queue up and ride along with the next ``reserve`` of this worker, or a flusher sends
+the leftovers every FLUSH_INTERVAL (so in-flight counts drop within ~50 ms when idle).
+``failure`` runs after the answer. When Redis fails (the KV breaker is open), every method
+answers from the in-process ``Local`` state at once; cooldowns are always mirrored there, so
+they keep working.
 """
+import atexit
 import itertools
 import os
 import threading
@@ -16,7 +20,9 @@ from dataclasses import dataclass
 from app.router import strategies
 
 LATENCY_ALPHA = 0.3  # weight of a new sample in the moving average
-IN_FLIGHT_TTL = 3600.0  # a reservation whose release was lost (killed worker) expires
+IN_FLIGHT_TTL = 900.0  # a reservation whose release was lost (killed worker) expires
+FLUSH_INTERVAL = 0.05
+MAX_RIDERS = 64  # releases carried by one reserve at most
 _tokens = itertools.count()
 
 
@@ -135,6 +141,8 @@ class State:
         self.local = Local(clock)
         self.clock = clock
         self.prefix = f"{os.getpid()}-{id(self):x}-"
+        self.pending = []  # (keys, args) of releases not yet sent to Redis
+        self.flusher = None
 
     def reserve(self, strategy, deps, rng, buffer):
         """A Reservation of one of ``deps``, or None when all are at their rpm/tpm limits."""
@@ -151,26 +159,58 @@ class State:
         now = self.clock()
         minute = int(now // 60)
         keys, args = [], [strategy, int(now * 1000), repr(rnd), repr(buffer), token,
-                          int(IN_FLIGHT_TTL * 1000)]
+                          int(IN_FLIGHT_TTL * 1000), len(deps), LATENCY_ALPHA]
         for d in deps:
             keys.extend(_keys(d.id, minute)[:5])
             args.extend((_limit(d.rpm), _limit(d.tpm), strategies.weight(d),
                          1 if self.local.stats(d.id).cooled else 0))
+        riders = self._take(MAX_RIDERS)
+        for rkeys, rargs in riders:
+            keys.extend(rkeys)
+            args.extend(rargs)
         got = self.kv.script("router_pick", keys, args, fallback=_DOWN)
         if got is _DOWN:
+            self.pending[:0] = riders  # sent again when Redis answers
             return _DOWN
         return None if got == 0 else int(got) - 1
 
     def release(self, dep_id, res, tokens=0, latency=None):
-        """End a reservation (after the answer, streams included)."""
+        """End a reservation (after the answer, streams included); no round trip of its own."""
         if res.shared and self.kv is not None:
-            keys = _keys(dep_id, int(self.clock() // 60))
-            args = [res.token, int(tokens or 0), -1 if latency is None else repr(latency),
-                    repr(LATENCY_ALPHA)]
-            if self.kv.script("router_done", [keys[1], keys[3], keys[4]], args,
-                              fallback=_DOWN) is not _DOWN:
-                return
+            base = f"sb:router:{dep_id}"
+            self.pending.append(((f"{base}:if", f"{base}:tpm:{int(self.clock() // 60)}",
+                                  f"{base}:lat"),
+                                 (res.token, int(tokens or 0),
+                                  -1 if latency is None else repr(latency))))
+            if self.flusher is None:
+                self.flusher = threading.Thread(target=self._flush_loop, name="router-flush",
+                                                daemon=True)
+                self.flusher.start()
+                atexit.register(self.flush)  # a worker's last releases are not lost
+            return
         self.local.release(dep_id, res.token, tokens or 0, latency)
+
+    def _take(self, limit):
+        taken, self.pending[:limit] = self.pending[:limit], []
+        return taken
+
+    def flush(self):
+        """Send the queued releases now (one round trip); True when nothing is left."""
+        batch = self._take(256)
+        if not batch:
+            return True
+        keys = [k for rkeys, _ in batch for k in rkeys]
+        args = [LATENCY_ALPHA] + [a for _, rargs in batch for a in rargs]
+        if self.kv.script("router_done", keys, args, fallback=_DOWN) is _DOWN:
+            self.pending[:0] = batch
+            return True  # Redis is down: wait for the next round
+        return not self.pending
+
+    def _flush_loop(self):
+        while True:
+            time.sleep(FLUSH_INTERVAL)
+            while not self.flush():
+                pass
 
     def failure(self, dep_id, group_ids, at_once, allowed, cooldown, reason):
         """Count a failure everywhere; True if the deployment is now cooled down."""

@@ -3,6 +3,7 @@
     python tests/bench/bench.py [--duration 10] [--concurrency 1,64] [--scenarios chat,stream,embed]
                                 [--workers 1] [--upstream-latency-ms 0] [--cpu 1]
                                 [--switchboard PATH] [--soak N] [--quiet-wait 0]
+                                [--router simple-shuffle,least-busy@redis,...] [--redis-url URL]
 
 Not part of the test suite (pytest collects nothing here). Needs Linux (/proc); uses ``wrk`` when
 it is on PATH (apt-get install wrk), else a Python client.
@@ -26,6 +27,11 @@ Method
     waits up to S seconds before each run for the machine to go idle.
   * ``--soak N``: N mixed requests (chat, streams, one in ten abandoned mid-stream, embeddings)
     at concurrency 16, RSS before / half-way / after: the second half should not grow.
+
+``--router V1,V2,...`` runs the scenarios once per router variant, each against a fresh gateway
+whose chat model has two deployments: ``<routing_strategy>`` keeps the router state in the
+worker, ``<routing_strategy>@redis`` in Redis (``--redis-url``, default db 14; keys expire).
+Compare e.g. ``simple-shuffle,least-busy@redis,usage-based-routing-v2@redis`` in one run.
 
 Everything binds 127.0.0.1, the whole run has a time limit, and every process it started is
 stopped at the end (also on Ctrl-C, errors or SIGTERM).
@@ -79,7 +85,7 @@ def start_upstream(latency_ms, cpus):
     return proc, int(line.split()[1])
 
 
-def write_config(tmp, upstream_port):
+def write_config(tmp, upstream_port, variant=None, redis_url=None):
     base = f"http://127.0.0.1:{upstream_port}/v1"
     params = {"api_base": base, "api_key": "sk-fake-upstream"}
     config = {  # JSON is YAML
@@ -92,6 +98,15 @@ def write_config(tmp, upstream_port):
         "general_settings": {"master_key": MASTER_KEY,
                              "access_log": os.path.join(tmp, "access.log")},
     }
+    if variant:  # a router variant: two chat deployments (limits far away), the strategy
+        strategy, _, backend = variant.partition("@")
+        config["model_list"][:1] = [
+            {"model_name": "gpt-3.5-turbo", "model_info": {"id": f"bench-{n}"},
+             "litellm_params": dict(params, model="openai/gpt-3.5-turbo", rpm=10**9)}
+            for n in range(2)]
+        config["router_settings"] = {"routing_strategy": strategy}
+        if backend == "redis":
+            config["router_settings"]["redis_url"] = redis_url
     path = os.path.join(tmp, "config.yaml")
     with open(path, "w") as f:
         json.dump(config, f, indent=1)
@@ -282,12 +297,16 @@ def parse_args(argv=None):
     p.add_argument("--switchboard", default=os.path.join(os.path.dirname(sys.executable),
                                                          "switchboard"))
     p.add_argument("--soak", type=int, default=0, help="N mixed requests, then RSS flat check")
+    p.add_argument("--router", default="", help="router variants, e.g. "
+                   "simple-shuffle,least-busy@redis,usage-based-routing-v2@redis")
+    p.add_argument("--redis-url", default="redis://127.0.0.1:6379/14")
     p.add_argument("--soak-timeout", type=float, default=300.0)
     p.add_argument("--quiet-wait", type=float, default=0.0,
                    help="before each run wait up to this many s for other programs to go idle")
     args = p.parse_args(argv)
     args.concurrency = [int(c) for c in args.concurrency.split(",") if c]
     args.scenarios = [s for s in args.scenarios.split(",") if s]
+    args.router = [v for v in args.router.split(",") if v]
     if set(args.scenarios) - set(clients.PATHS):
         p.error(f"scenarios are {','.join(clients.PATHS)}")
     cpus = os.sched_getaffinity(0)
@@ -300,6 +319,7 @@ def parse_args(argv=None):
 def time_budget(args):
     runs = len(args.concurrency) * len([s for s in args.scenarios if s != "stream"])
     runs += "stream" in args.scenarios
+    runs *= max(1, len(args.router))
     return int(120 + runs * (args.duration + args.warmup + args.quiet_wait + 45) + (args.soak_timeout + 30
                                                                     if args.soak else 0))
 
@@ -311,7 +331,15 @@ def on_signal(signum, frame):
 def run(args, tmp, procs):
     upstream, up_port = start_upstream(args.upstream_latency_ms, args.other_cpus)
     procs.append(upstream)
-    config, gw_port = write_config(tmp, up_port), clients.free_port()
+    for variant in args.router or [None]:
+        if variant:
+            print(f"\n#### router: {variant}", flush=True)
+        run_gateway(args, tmp, procs, upstream, up_port, variant)
+
+
+def run_gateway(args, tmp, procs, upstream, up_port, variant):
+    config = write_config(tmp, up_port, variant, args.redis_url)
+    gw_port = clients.free_port()
     with open(os.path.join(tmp, "post.lua"), "w") as f:
         f.write(WRK_LUA)
     log = os.path.join(tmp, "gateway.log")
@@ -335,6 +363,8 @@ def run(args, tmp, procs):
     report(args, machine_facts(), startup_s, idle_rss, rows, soak)
     if gateway.poll() is not None:
         raise RuntimeError(f"gateway exited during the run (code {gateway.returncode})")
+    stop(gateway)
+    procs.remove(gateway)
 
 
 def main(argv=None):

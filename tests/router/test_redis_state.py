@@ -61,6 +61,7 @@ def test_every_key_has_a_ttl_and_the_db_number_is_honoured(redis_clean):
     res = state.reserve("least-busy", deps, lambda: 0.0, 0.0)  # left in flight
     for _ in range(4):
         state.failure("ttl-a", ["ttl-a", "ttl-b"], False, 2, 5.0, "server")
+    state.flush()
     r = redis.Redis.from_url(redis_clean)
     keys = r.keys("*")
     assert keys, "nothing written to the session's db"
@@ -115,6 +116,10 @@ def test_in_flight_is_shared_and_released(redis_clean):
     second = b.reserve("least-busy", deps, lambda: 0.0, 0.0)
     assert first.index != second.index
     a.release(deps[first.index].id, first)
+    # the release rides along with a's next reserve, or the flusher sends it within 50 ms
+    deadline = time.monotonic() + 0.3
+    while b.status(deps)[deps[first.index].id]["in_flight"] and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert b.status(deps)[deps[first.index].id]["in_flight"] == 0
     assert b.status(deps)[deps[second.index].id]["in_flight"] == 1
 

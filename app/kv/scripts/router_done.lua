@@ -1,18 +1,23 @@
--- End a reservation: drop it from in-flight, add the call's tokens, update the latency average.
--- KEYS: in-flight zset, tpm (this minute), latency hash
--- ARGV: token, tokens, latency seconds (-1: no sample), alpha (weight of the new sample)
-redis.call('ZREM', KEYS[1], ARGV[1])
-local tokens = tonumber(ARGV[2])
-if tokens > 0 then
-  redis.call('INCRBY', KEYS[2], tokens)
-  redis.call('EXPIRE', KEYS[2], 120)
+-- End reservations (a batch, off the request path): drop each from in-flight, add its
+-- tokens, update the latency moving average.
+-- KEYS, 3 per release: in-flight zset, tpm (this minute), latency hash
+-- ARGV: alpha (weight of a new sample), then 3 per release: token, tokens, latency seconds
+--   (-1: no sample)
+local alpha = tonumber(ARGV[1])
+for r = 0, #KEYS / 3 - 1 do
+  local k, a = 3 * r, 2 + 3 * r
+  redis.call('ZREM', KEYS[k + 1], ARGV[a])
+  local tokens = tonumber(ARGV[a + 1])
+  if tokens > 0 then
+    redis.call('INCRBY', KEYS[k + 2], tokens)
+    redis.call('EXPIRE', KEYS[k + 2], 120)
+  end
+  local sample = tonumber(ARGV[a + 2])
+  if sample >= 0 then
+    local avg = tonumber(redis.call('HGET', KEYS[k + 3], 'avg') or '')
+    if avg then sample = avg * (1 - alpha) + sample * alpha end
+    redis.call('HSET', KEYS[k + 3], 'avg', tostring(sample))
+    redis.call('EXPIRE', KEYS[k + 3], 3600)
+  end
 end
-local sample = tonumber(ARGV[3])
-if sample >= 0 then
-  local avg = tonumber(redis.call('HGET', KEYS[3], 'avg') or '')
-  local alpha = tonumber(ARGV[4])
-  if avg then sample = avg * (1 - alpha) + sample * alpha end
-  redis.call('HSET', KEYS[3], 'avg', tostring(sample))
-  redis.call('EXPIRE', KEYS[3], 3600)
-end
-return 1
+return #KEYS / 3

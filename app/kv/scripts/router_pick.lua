@@ -1,17 +1,36 @@
 -- Pick a deployment by the routing strategy and reserve it, atomically (one round trip).
+-- Releases of earlier calls ride along (applied first), so a request costs one round trip.
 -- KEYS, 5 per candidate: cooldown, in-flight (zset token -> expiry ms), rpm (this minute),
---   tpm (this minute), latency (hash: avg seconds)
--- ARGV: strategy, now_ms, rnd [0,1), latency buffer, token, in-flight ttl ms,
---   then 4 per candidate: rpm limit (-1 none), tpm limit (-1 none), weight, cooled locally (0/1)
+--   tpm (this minute), latency (hash: avg seconds); then 3 per release: in-flight, tpm, latency
+-- ARGV: strategy, now_ms, rnd [0,1), latency buffer, token, in-flight ttl ms, candidates n,
+--   latency alpha, then 4 per candidate: rpm limit (-1 none), tpm limit (-1 none), weight,
+--   cooled locally (0/1), then 3 per release: token, tokens, latency seconds (-1: none)
 -- Returns the 1-based index of the pick, or 0 when every candidate is at its rpm/tpm limit.
--- The rules mirror app/router/strategies.py (choose).
+-- The rules mirror app/router/strategies.py (choose); releases mirror router_done.lua.
 local strategy, now, rnd = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local buffer, token, ttl = tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])
-local n = #KEYS / 5
+local n, alpha = tonumber(ARGV[7]), tonumber(ARGV[8])
+local first_release = 9 + 4 * n
+for r = 0, (#ARGV - first_release + 1) / 3 - 1 do
+  local k, a = 5 * n + 3 * r, first_release + 3 * r
+  redis.call('ZREM', KEYS[k + 1], ARGV[a])
+  local tokens = tonumber(ARGV[a + 1])
+  if tokens > 0 then
+    redis.call('INCRBY', KEYS[k + 2], tokens)
+    redis.call('EXPIRE', KEYS[k + 2], 120)
+  end
+  local sample = tonumber(ARGV[a + 2])
+  if sample >= 0 then
+    local avg = tonumber(redis.call('HGET', KEYS[k + 3], 'avg') or '')
+    if avg then sample = avg * (1 - alpha) + sample * alpha end
+    redis.call('HSET', KEYS[k + 3], 'avg', tostring(sample))
+    redis.call('EXPIRE', KEYS[k + 3], 3600)
+  end
+end
 local usage = strategy == 'usage-based-routing' or strategy == 'usage-based-routing-v2'
 local st = {}
 for i = 1, n do
-  local k, a = (i - 1) * 5, 6 + (i - 1) * 4
+  local k, a = (i - 1) * 5, 8 + (i - 1) * 4
   local s = {rpm_limit = tonumber(ARGV[a + 1]), tpm_limit = tonumber(ARGV[a + 2]),
              weight = tonumber(ARGV[a + 3])}
   s.cooled = ARGV[a + 4] == '1' or redis.call('EXISTS', KEYS[k + 1]) == 1
