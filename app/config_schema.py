@@ -107,6 +107,7 @@ class _ParamsSchema(_Open):
     tpm = _Int(allow_none=True, validate=Range(min=0))
     weight = fields.Float(allow_none=True, validate=Range(min=0))
     max_retries = _Int(allow_none=True, validate=Range(min=0))
+    num_retries = _Int(allow_none=True, validate=Range(min=0))
     extra_headers = fields.Dict(keys=fields.String(), values=fields.String(), allow_none=True)
     mock_response = fields.String(allow_none=True)
     configurable_clientside_auth_params = fields.List(_ClientsideParam(), allow_none=True)

@@ -111,9 +111,7 @@ class Router:
 
     def _run_group(self, call, routes, action, deadline):
         routes = self._pre_call_check(call, routes)
-        base = call.overrides.num_retries
-        if base is None:
-            base = self.rs.num_retries
+        base = _num_retries(call, routes, self.rs.num_retries)
         group_ids = [r[0].id for r in routes]
         tried, attempt = set(), 0
         while True:
@@ -279,6 +277,15 @@ class Tracked:
             router._failed(dep, self.res, policy.kind_of(self.error), group)
             return
         router.state.release(dep.id, self.res, _tokens_of(self.call.usage), self.first)
+
+
+def _num_retries(call, routes, default):
+    # The request decides, then the deployments' own num_retries (the largest), then settings.
+    if call.overrides.num_retries is not None:
+        return call.overrides.num_retries
+    own = [r[0].params.get("num_retries") for r in routes]
+    own = [n for n in own if isinstance(n, int) and not isinstance(n, bool) and n >= 0]
+    return max(own) if own else default
 
 
 def _note(fallbacks):

@@ -193,3 +193,17 @@ def test_bad_router_settings_are_clear_config_errors():
                        ({"cooldown_time": -1}, "cooldown_time")]:
         with pytest.raises(ConfigError, match=words):
             load_config({**base, "router_settings": bad})
+
+
+@responses.activate
+def test_num_retries_from_deployment_and_body(make_app):
+    responses.post(f"{A}/chat/completions", status=500, json={"error": {"message": "x"}})
+    app = make_app(cfg([entry("main", A, num_retries=2)], num_retries=0))
+    router_of(app).sleep = lambda s: None
+    client = app.test_client()
+    assert client.post("/v1/chat/completions", json=CHAT).status_code == 500
+    assert len(responses.calls) == 3  # the deployment's num_retries: 2
+    responses.calls.reset()
+    assert client.post("/v1/chat/completions", json={**CHAT, "num_retries": 0}) \
+        .status_code == 500
+    assert len(responses.calls) == 1  # the request's own wins
