@@ -5,13 +5,13 @@ worker serves 200 concurrent chats, each doing its router round trips through th
 redis-py blocked the worker, they would take 200 x 2 x DELAY = 40 s; cooperating, about the
 time of a few delays.
 """
-import socket
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
+
+from tests.router.proxy import RedisProxy
 
 from .helpers import model, start_gateway
 
@@ -19,62 +19,11 @@ DELAY = 0.1
 CONCURRENT = 200
 
 
-class SlowProxy:
-    """TCP proxy to Redis that delays every chunk Redis sends back."""
-
-    def __init__(self, target):
-        self.target = target
-        self.server = socket.socket()
-        self.server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.server.bind(("127.0.0.1", 0))
-        self.server.listen(512)
-        self.port = self.server.getsockname()[1]
-        self.closed = False
-        threading.Thread(target=self.accept, daemon=True).start()
-
-    def accept(self):
-        """Accept clients until closed; two pump threads per connection."""
-        while not self.closed:
-            try:
-                client, _ = self.server.accept()
-            except OSError:
-                return
-            upstream = socket.create_connection(self.target)
-            threading.Thread(target=self.pump, args=(client, upstream, 0), daemon=True).start()
-            threading.Thread(target=self.pump, args=(upstream, client, DELAY),
-                             daemon=True).start()
-
-    @staticmethod
-    def pump(src, dst, delay):
-        """Copy src to dst, sleeping ``delay`` before each chunk."""
-        try:
-            while True:
-                data = src.recv(65536)
-                if not data:
-                    break
-                if delay:
-                    time.sleep(delay)
-                dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for sock in (src, dst):
-                try:
-                    sock.close()
-                except OSError:
-                    pass
-
-    def close(self):
-        """Stop accepting."""
-        self.closed = True
-        self.server.close()
-
-
 @pytest.fixture
 def slow_redis(redis_clean):
     db = redis_clean.rsplit("/", 1)[1]
-    proxy = SlowProxy(("127.0.0.1", 6379))
-    yield f"redis://127.0.0.1:{proxy.port}/{db}"
+    proxy = RedisProxy(delay=DELAY)
+    yield proxy.url(db)
     proxy.close()
 
 

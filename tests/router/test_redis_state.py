@@ -12,6 +12,7 @@ from app.router import strategies
 from app.router.state import State
 
 from .helpers import Clock, deployments
+from .proxy import RedisProxy
 
 STRATEGIES = ["simple-shuffle", "least-busy", "latency-based-routing", "usage-based-routing-v2"]
 
@@ -157,3 +158,30 @@ def test_redis_down_falls_back_to_local_state_fast(request, which):
     assert state.status(deps)["d-a"]["cooldown_reason"] == "rate_limit"
     assert time.monotonic() - t0 < 1.0
     state.kv.close()
+
+
+def test_sharing_resumes_within_seconds_after_redis_comes_back(redis_clean):
+    db = redis_clean.rsplit("/", 1)[1]
+    proxy = RedisProxy()
+    state = State(kv.KV(proxy.url(db), probe_interval=0.2), time.time)
+    deps = deployments({"id": "back-a"})
+    r = redis.Redis.from_url(redis_clean)
+    def shared_picks():
+        return int(r.get(f"sb:router:back-a:rpm:{int(time.time() // 60)}") or 0)
+
+    assert state.reserve("least-busy", deps, random.random, 0.0).shared
+    proxy.close()  # Redis "goes down"
+    t0 = time.monotonic()
+    assert not state.reserve("least-busy", deps, random.random, 0.0).shared
+    assert not state.reserve("least-busy", deps, random.random, 0.0).shared
+    assert time.monotonic() - t0 < 0.5
+    proxy = RedisProxy(port=proxy.port)  # back on the same address
+    try:
+        before, t0 = shared_picks(), time.monotonic()
+        while not state.reserve("least-busy", deps, random.random, 0.0).shared:
+            assert time.monotonic() - t0 < 10
+            time.sleep(0.05)
+        assert shared_picks() > before or int(time.time()) % 60 < 1
+    finally:
+        proxy.close()
+        state.kv.close()
