@@ -163,7 +163,7 @@ def add_headers(headers):
     verdict = ticket.verdict if ticket is not None else None
     if verdict is None or not verdict.ok:
         return
-    for e, (requests, tokens) in zip(ticket.principal.limited, verdict.counts):
+    for e, (requests, tokens) in zip(ticket.principal.limited, verdict.counts, strict=False):
         if e.rpm is not None and "x-ratelimit-limit-requests" not in headers:
             headers["x-ratelimit-limit-requests"] = str(e.rpm)
             headers["x-ratelimit-remaining-requests"] = str(max(0, e.rpm - requests))

@@ -139,21 +139,27 @@ class LocalCounters:
 
     def __init__(self, path):
         self.path = str(path)
-        self._local = threading.local()
+        self._conn = None
+        # One connection per process: a transaction is a few microseconds of C calls that
+        # never yield to another greenlet, so sharing it behind a lock costs nothing.
+        self._lock = threading.Lock()
 
     def _db(self):
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
+        if self._conn is None:
             conn = sqlite3.connect(self.path, timeout=5, isolation_level=None,
                                    check_same_thread=False)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=OFF")
             conn.execute("CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, "
                          "value REAL NOT NULL, expires REAL NOT NULL)")
-            self._local.conn = conn
-        return conn
+            self._conn = conn
+        return self._conn
 
     def _tx(self, fn):
+        with self._lock:
+            return self._locked_tx(fn)
+
+    def _locked_tx(self, fn):
         conn = self._db()
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -171,7 +177,7 @@ class LocalCounters:
         return self._tx(lambda t: self._admit(t, entities, now_ms))
 
     def _admit(self, t, entities, now_ms):
-        for i, e in enumerate(entities):
+        for e in entities:
             r, tk, p, s = e.names(now_ms)
             if e.budget is not None:
                 spent = t.get(s)
