@@ -22,8 +22,9 @@ def _admin_only():
         raise errors.NotFoundError("Key management is off: set general_settings.master_key.")
     if who is None or who.is_admin:
         return
-    if request.endpoint == "keys.key_info" and request.args.get("key") in (None, ""):
-        return
+    asked = request.args.get("key")
+    if request.endpoint == "keys.key_info" and (not asked or manage.token_of(asked) == who.token):
+        return  # a key may read its own info
     raise errors.PermissionDeniedError("Only the master key may call management routes.",
                                        code="not_admin")
 

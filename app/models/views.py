@@ -29,7 +29,8 @@ def list_models():
 def get_model(model_id):
     """One public model name."""
     routes = router_of(current_app).routes.get(model_id)
-    if not routes:
+    allowed = getattr(g.get("principal"), "models", None)
+    if not routes or allowed is not None and model_id not in allowed:
         raise errors.ModelNotFoundError(
             f"The model `{model_id}` does not exist or you do not have access to it.",
             param="model")

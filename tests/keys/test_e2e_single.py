@@ -74,6 +74,10 @@ def test_budget_and_spend_logs(gateway, fake):
     info = requests.get(gateway.url + "/key/info", params={"key": made["token_id"]},
                         headers=MASTER, timeout=5).json()
     assert info["info"]["spend"] == pytest.approx(expected)
+    report = requests.get(gateway.url + "/global/spend/report", params={"group_by": "key"},
+                          headers=MASTER, timeout=5).json()
+    mine = [i for day in report for i in day["items"] if i["name"] == made["token_id"]]
+    assert mine and mine[0]["total_spend"] == pytest.approx(expected)
 
 
 def test_stream_is_charged_without_include_usage(gateway, fake):

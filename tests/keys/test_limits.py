@@ -92,3 +92,21 @@ def test_admit_args_name_no_secret():
     keys, args = admit_args([e], T0)
     assert all(k.startswith("sb:lim:key:" + "a" * 64) for k in keys)
     assert args[:5] == [1, 1, -1, -1, 2.0]
+
+
+def test_limiter_falls_back_to_local_counters_while_redis_is_down(tmp_path):
+    import socket
+
+    from app.keys.limits import Limiter
+    from app.kv import KV
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
+        kv = KV(f"redis://127.0.0.1:{sock.getsockname()[1]}/1", probe_interval=60)
+        limiter = Limiter(kv, LocalCounters(tmp_path / "limits.db"))
+        e = Entity("key", "k9", rpm=2, parallel=5)
+        got = [limiter.admit([e], T0 + i) for i in range(3)]
+        assert [v.ok for v in got] == [True, True, False]
+        assert all(v.backend is limiter.local for v in got) and not kv.available
+        limiter.settle(got[0], [e], 5, 0.5)
+        assert limiter.spend(e, int(__import__("time").time() * 1000)) == 0.5
+        kv.close()

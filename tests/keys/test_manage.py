@@ -48,13 +48,16 @@ def test_not_json_and_missing_auth(client):
 
 def test_virtual_key_is_refused_on_management_routes_but_sees_itself(client):
     made = client.post("/key/generate", json={"key_alias": "me"}, headers=MASTER).json
+    other = client.post("/key/generate", json={"key_alias": "other"}, headers=MASTER).json
     mine = {"x-api-key": made["key"]}
     for method, path in (("post", "/key/generate"), ("get", "/key/list"),
                          ("post", "/team/new"), ("get", "/spend/logs"),
-                         ("get", f"/key/info?key={made['token_id']}")):
+                         ("get", f"/key/info?key={other['token_id']}")):
         assert getattr(client, method)(path, headers=mine).status_code in (401, 403), path
     info = client.get("/key/info", headers=mine).json
     assert info["info"]["key_alias"] == "me" and info["key"] == made["token_id"]
+    by_hash = client.get(f"/key/info?key={made['token_id']}", headers=mine).json
+    assert by_hash == info
 
 
 def test_key_lifecycle_and_field_names(client):
