@@ -186,7 +186,10 @@ def finish(ticket, info, call, result=None):
     if ticket is None or ticket.done:
         return
     ticket.done = True
-    _record(ticket.keys, ticket, info, call, result)
+    try:
+        _record(ticket.keys, ticket, info, call, result)
+    except Exception:  # noqa: BLE001 - recording must never fail the answer it records
+        log.exception("could not record the call's usage and spend")
 
 
 def _record(keys, ticket, info, call, result):
