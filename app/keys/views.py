@@ -55,7 +55,7 @@ def key_update():
 def key_delete():
     """Delete keys."""
     data = _body()
-    return jsonify(manage.delete_keys(current_app, data.get("keys", data.get("key_aliases"))))
+    return jsonify(manage.delete_keys(current_app, _one(data, "keys")))
 
 
 @bp.post("/key/block")
