@@ -110,3 +110,14 @@ def test_limiter_falls_back_to_local_counters_while_redis_is_down(tmp_path):
         limiter.settle(got[0], [e], 5, 0.5)
         assert limiter.spend(e, int(__import__("time").time() * 1000)) == 0.5
         kv.close()
+
+
+def test_scripts_are_loaded_again_after_a_redis_restart(redis_clean):
+    from app.kv import KV
+    kv = KV(redis_clean, socket_timeout=1.0)
+    counters = RedisCounters(kv)
+    e = Entity("key", "k10", rpm=5)
+    assert counters.admit([e], T0).ok
+    kv.redis.script_flush()
+    assert counters.admit([e], T0 + 1).counts[0][0] == 2 and kv.available
+    kv.close()
