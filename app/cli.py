@@ -73,6 +73,10 @@ def check_port(host, port):
 
 def main(argv=None):
     """Entry point of the ``switchboard`` command."""
+    words = sys.argv[1:] if argv is None else argv
+    if words and words[0] in ("keys", "db"):  # management commands (app/keys/cli.py)
+        from app.keys.cli import main as manage
+        return manage(words)
     args = parse_args(argv)
     from app.config import ConfigError, load_config, single_model_config
     if args.config and args.model:

@@ -7,6 +7,7 @@ status and the OpenAI ``type``, so the official SDK raises the matching exceptio
      +-- InvalidRequestError            400 invalid_request_error
      |    +-- ContextLengthExceededError 400  code=context_length_exceeded
      |    +-- ContentPolicyError         400  code=content_policy_violation
+     |    +-- BudgetExceededError        400 budget_exceeded (a virtual key's budget)
      +-- AuthenticationError            401 authentication_error
      +-- PermissionDeniedError          403 permission_error
      +-- NotFoundError                  404 invalid_request_error
@@ -71,6 +72,10 @@ class ContextLengthExceededError(InvalidRequestError):
 
 class ContentPolicyError(InvalidRequestError):
     code = "content_policy_violation"
+
+
+class BudgetExceededError(InvalidRequestError):
+    type = code = "budget_exceeded"
 
 
 class AuthenticationError(SwitchboardError):

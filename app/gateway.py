@@ -4,7 +4,6 @@ read the JSON body -> pull out overrides and metadata -> validate (marshmallow) 
 call the provider (with retries) -> OpenAI-shaped JSON or an SSE stream. Request id, proxy auth
 and the access-log line are hooked around every request in ``init_app``.
 """
-import hmac
 import re
 import time
 import uuid
@@ -12,7 +11,7 @@ import uuid
 import orjson
 from flask import Response, current_app, g, request
 
-from app import accesslog, errors, observability
+from app import accesslog, errors, keys, observability
 from app.overrides import extract
 from app.providers.base import Call, RawJSON
 from app.router import router_of
@@ -75,6 +74,7 @@ def prepare(endpoint, body, validate):
     take_metadata(body, info)
     validate(body)
     info["model"] = model = body["model"]
+    keys.admit(model)
     g.routes = router_of(current_app).routes_for(model, endpoint)
     stream = endpoint != "embeddings" and body.get("stream") is True
     call = g.call = Call(endpoint, body, overrides, stream)
@@ -130,11 +130,13 @@ def _stream(call, upstream, frame=None):
     obs = observability.of(current_app)
     g.deferred = True
     info["stream"] = True
+    upstream, ticket = keys.tap_stream(upstream)
 
     def on_end(error):
         _describe(info, call)
         record = accesslog.finish(info, t0, error.status if error else 200, error)
         obs.finish_stream(record, call, body, t0, attempts)
+        keys.finish(ticket, record, call)
         log.write(record)
 
     body = SSEBody(upstream, on_end, collect=obs.collect_streams, watch=g.watch, frame=frame)
@@ -157,19 +159,12 @@ def _begin():
     master = current_app.config["SWITCHBOARD_MASTER_KEY"]
     if master is not None and request.endpoint is not None \
             and request.endpoint not in _OPEN_ENDPOINTS:
-        _authenticate(master)
-
-
-def _authenticate(master):
-    auth = request.headers.get("Authorization", "")
-    given = auth[7:].strip() if auth[:7].lower() == "bearer " else request.headers.get("api-key")
-    if not given or not hmac.compare_digest(given.encode(), master):
-        raise errors.AuthenticationError(
-            "Invalid or missing proxy API key: send 'Authorization: Bearer <key>'.")
+        keys.authenticate(master)
 
 
 def _finish(resp):
     resp.headers["x-request-id"] = g.request_id
+    keys.add_headers(resp.headers)
     call = g.get("call")
     if call is not None:
         resp.headers["x-switchboard-attempted-fallbacks"] = str(g.get("attempted_fallbacks", 0))
@@ -179,6 +174,7 @@ def _finish(resp):
         record = accesslog.finish(g.log, g.t0, resp.status_code, g.get("error"))
         observability.of(current_app).finish(record, call, resp.headers, g.get("result"),
                                              g.get("attempts", 1))
+        keys.finish(g.get("ticket"), record, call, g.get("result"))
         accesslog.log_of(current_app).write(record)
     elif call is not None:  # a stream: what is known when its headers go out
         observability.add_headers(resp.headers, call, g.attempts,

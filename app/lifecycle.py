@@ -162,6 +162,8 @@ class _KeepaliveWait:
 def worker_exit(server, worker):
     """Worker, on the way out: close the access log file and flush what Python still buffers."""
     extensions = getattr(getattr(worker, "wsgi", None), "extensions", None) or {}
+    for flush in extensions.get("switchboard.on_exit", ()):  # e.g. queued spend rows
+        flush()
     access_log = extensions.get("switchboard.accesslog")
     if access_log is not None:
         access_log.close()

@@ -1,6 +1,7 @@
 """Switchboard's own small benchmark: requests/s, p50/p99, CPU per request and RSS.
 
     python tests/bench/bench.py [--duration 10] [--concurrency 1,64] [--scenarios chat,stream,embed]
+                                [--redis-url redis://127.0.0.1:6379/13]  (scenario vkey)
                                 [--workers 1] [--upstream-latency-ms 0] [--cpu 1]
                                 [--switchboard PATH] [--soak N] [--quiet-wait 0]
                                 [--router simple-shuffle,least-busy@redis,...] [--redis-url URL]
@@ -25,6 +26,9 @@ Method
     spent by the gateway, the upstream or this benchmark; runs with > 0.15 cores are flagged
     ``contended``: someone else was using the machine, so compare with care.  ``--quiet-wait S``
     waits up to S seconds before each run for the machine to go idle.
+  * ``vkey``: chat with a virtual key that has rpm/tpm limits and a budget (Redis on: the
+    ``--redis-url``, spend rows on, to a SQLite file in the temp dir); compare with ``chat``
+    (master key) of the same run: ``--scenarios chat,vkey``.
   * ``--soak N``: N mixed requests (chat, streams, one in ten abandoned mid-stream, embeddings)
     at concurrency 16, RSS before / half-way / after: the second half should not grow.
 
@@ -85,19 +89,23 @@ def start_upstream(latency_ms, cpus):
     return proc, int(line.split()[1])
 
 
-def write_config(tmp, upstream_port, variant=None, redis_url=None):
+def write_config(tmp, upstream_port, variant=None, redis_url=None, vkey=False):
     base = f"http://127.0.0.1:{upstream_port}/v1"
     params = {"api_base": base, "api_key": "sk-fake-upstream"}
+    priced = {"input_cost_per_token": 1e-7, "output_cost_per_token": 2e-7}
     config = {  # JSON is YAML
         "model_list": [
             {"model_name": "gpt-3.5-turbo",
-             "litellm_params": dict(params, model="openai/gpt-3.5-turbo")},
+             "litellm_params": dict(params, model="openai/gpt-3.5-turbo", **priced)},
             {"model_name": "text-embedding-3-small",
              "litellm_params": dict(params, model="openai/text-embedding-3-small")}],
         "litellm_settings": {"drop_params": True, "num_retries": 0, "request_timeout": 60},
         "general_settings": {"master_key": MASTER_KEY,
                              "access_log": os.path.join(tmp, "access.log")},
     }
+    config["general_settings"]["database_url"] = f"sqlite:///{os.path.join(tmp, 'keys.db')}"
+    if vkey and redis_url:
+        config["router_settings"] = {"redis_url": redis_url}
     if variant:  # a router variant: two chat deployments (limits far away), the strategy
         strategy, _, backend = variant.partition("@")
         config["model_list"][:1] = [
@@ -148,8 +156,10 @@ class Bench:
         self.gw_port, self.up_port, self.tmp = gw_port, up_port, tmp
         self.bodies = {k: json.dumps(v).encode() for k, v in
                        (("chat", clients.CHAT), ("stream", clients.STREAM),
-                        ("embed", clients.EMBED), ("abandon", clients.SLOW_STREAM))}
+                        ("embed", clients.EMBED), ("abandon", clients.SLOW_STREAM),
+                        ("vkey", clients.CHAT))}
         self.wrk = shutil.which("wrk")
+        self.vkey = None
 
     def upstream_count(self):
         conn = http.client.HTTPConnection("127.0.0.1", self.up_port, timeout=5)
@@ -191,14 +201,14 @@ class Bench:
     def load(self, kind, concurrency, seconds):
         if kind != "stream" and self.wrk:
             return self.run_wrk(kind, concurrency, seconds)
-        return clients.closed_loop(self.gw_port, MASTER_KEY, kind, self.bodies[kind],
+        return clients.closed_loop(self.gw_port, self.key_for(kind), kind, self.bodies[kind],
                                    concurrency, seconds)
 
     def run_wrk(self, kind, concurrency, seconds):
         body_file = os.path.join(self.tmp, f"{kind}.json")
         with open(body_file, "wb") as f:
             f.write(self.bodies[kind])
-        env = dict(os.environ, BENCH_KEY=MASTER_KEY, BENCH_BODY=body_file)
+        env = dict(os.environ, BENCH_KEY=self.key_for(kind), BENCH_BODY=body_file)
         cmd = [self.wrk, "-t1", f"-c{concurrency}", f"-d{max(1, round(seconds))}s",
                "--timeout", "10s",
                "-s", os.path.join(self.tmp, "post.lua"),
@@ -210,6 +220,20 @@ class Bench:
         n, micros, sock_err, status_err, p50, p99, _, _ = map(int, line.split()[1:])
         return {"requests": n, "errors": sock_err + status_err, "seconds": micros / 1e6,
                 "p50": p50 / 1e6, "p99": p99 / 1e6}
+
+    def key_for(self, kind):
+        """The master key, or for ``vkey`` a virtual key with limits and a budget."""
+        if kind != "vkey":
+            return MASTER_KEY
+        if self.vkey is None:
+            conn = http.client.HTTPConnection("127.0.0.1", self.gw_port, timeout=10)
+            conn.request("POST", "/key/generate", json.dumps(
+                {"rpm_limit": 10**9, "tpm_limit": 10**12, "max_budget": 10**6,
+                 "budget_duration": "30d", "key_alias": "bench"}),
+                {"Authorization": f"Bearer {MASTER_KEY}", "Content-Type": "application/json"})
+            self.vkey = json.loads(conn.getresponse().read())["key"]
+            conn.close()
+        return self.vkey
 
     def measure(self, kind, concurrency):
         args = self.args
@@ -291,6 +315,8 @@ def parse_args(argv=None):
     p.add_argument("--stream-concurrency", type=int, default=16)
     p.add_argument("--scenarios", default="chat,stream,embed")
     p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--redis-url", default="redis://127.0.0.1:6379/13",
+                   help="Redis for the vkey scenario and @redis router variants (never db 0)")
     p.add_argument("--upstream-latency-ms", type=float, default=0.0)
     p.add_argument("--cpu", default=None,
                    help="gateway CPUs, e.g. 1 or 0,1 (default: 1 on 2+ cores)")
@@ -299,7 +325,6 @@ def parse_args(argv=None):
     p.add_argument("--soak", type=int, default=0, help="N mixed requests, then RSS flat check")
     p.add_argument("--router", default="", help="router variants, e.g. "
                    "simple-shuffle,least-busy@redis,usage-based-routing-v2@redis")
-    p.add_argument("--redis-url", default="redis://127.0.0.1:6379/14")
     p.add_argument("--soak-timeout", type=float, default=300.0)
     p.add_argument("--quiet-wait", type=float, default=0.0,
                    help="before each run wait up to this many s for other programs to go idle")
@@ -338,7 +363,7 @@ def run(args, tmp, procs):
 
 
 def run_gateway(args, tmp, procs, upstream, up_port, variant):
-    config = write_config(tmp, up_port, variant, args.redis_url)
+    config = write_config(tmp, up_port, variant, args.redis_url, vkey="vkey" in args.scenarios)
     gw_port = clients.free_port()
     with open(os.path.join(tmp, "post.lua"), "w") as f:
         f.write(WRK_LUA)

@@ -22,7 +22,7 @@ EMBED = {"model": "text-embedding-3-small",
          "input": ["The food was delicious and the waiter was very friendly; we will definitely "
                    "come back next week."]}
 PATHS = {"chat": "/v1/chat/completions", "stream": "/v1/chat/completions",
-         "embed": "/v1/embeddings"}
+         "embed": "/v1/embeddings", "vkey": "/v1/chat/completions"}
 
 
 def stream_done(data):
@@ -38,7 +38,7 @@ def embed_ok(data):
     return b'"embedding"' in data
 
 
-CHECKS = {"chat": chat_ok, "stream": stream_done, "embed": embed_ok}
+CHECKS = {"chat": chat_ok, "stream": stream_done, "embed": embed_ok, "vkey": chat_ok}
 
 
 class Client:
