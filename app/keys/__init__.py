@@ -233,8 +233,8 @@ def _row(keys, ticket, info, call, result, counts, spend):
         row["response"] = _jsonable(result)
     now_ms = int(time.time() * 1000)
     charges = []
-    if spend > 0:
-        for e in who.entities:
+    for e in who.entities:
+        if spend > 0 or e.kind == "key":  # a key's row also learns when it was last used
             reset = reset_at_ms(e, now_ms)
             charges.append(((e.kind, e.id, when(reset / 1000) if reset else None), spend))
     return row, charges

@@ -106,3 +106,38 @@ def test_team_key_gets_exactly_the_team_models(make_app, sqlite_url):
     assert r.status_code == 401 and r.json["error"]["code"] == "key_model_access_denied"
     info = client.get("/team/info?team_id=t1", headers=MASTER).json
     assert info["team_info"]["spend"] == 0 and len(info["keys"]) == 1
+
+
+def test_spend_rows_keep_prompts_only_when_asked(make_app, sqlite_url, tmp_path):
+    from app.keys import keys_of
+    from app.store.spend import logs
+    for store_prompts in (False, True):
+        url = f"sqlite:///{tmp_path / f'p{store_prompts}.db'}"
+        app = make_app(master_key="sk-master", database_url=url,
+                       store_prompts_in_spend_logs=store_prompts)
+        r = app.test_client().post("/v1/chat/completions", headers=MASTER, json={
+            "model": "demo", "messages": [{"role": "user", "content": "secret plans"}],
+            "metadata": {"k": "v"}})
+        assert r.status_code == 200
+        keys_of(app).queue.drain()
+        (row,) = logs(store_of(app).engine)
+        assert row["metadata"] == {"k": "v"} and row["request_id"] == r.json["id"]
+        assert (row["messages"] is not None) is store_prompts
+        assert ("secret plans" in str(row["response"])) is store_prompts
+
+
+def test_expired_key_is_refused_and_last_used_is_recorded(client, app):
+    import time
+
+    from app.keys import keys_of
+    made = client.post("/key/generate", json={"duration": "1s"}, headers=MASTER).json
+    chat = {"model": "demo", "messages": [{"role": "user", "content": "hi"}]}
+    assert client.post("/v1/chat/completions", json=chat,
+                       headers={"api-key": made["key"]}).status_code == 200
+    keys_of(app).queue.drain()
+    info = client.get(f"/key/info?key={made['token_id']}", headers=MASTER).json["info"]
+    assert info["last_used"] is not None
+    time.sleep(max(0.0, 1.05 - (time.time() - __import__("datetime").datetime.fromisoformat(
+        made["created_at"]).timestamp())))
+    r = client.post("/v1/chat/completions", json=chat, headers={"api-key": made["key"]})
+    assert r.status_code == 401 and r.json["error"]["code"] == "key_expired"
