@@ -8,6 +8,8 @@ import re
 from marshmallow import INCLUDE, Schema, ValidationError, fields, pre_load
 from marshmallow.validate import Length, Range
 
+from app.cache.config import CacheParamsSchema
+
 SECTIONS = ("litellm_settings", "general_settings", "router_settings")
 ENTRY_KEYS = frozenset({"model_name", "litellm_params", "params", "model_info"})
 # LiteLLM sections we accept without using them, so a real LiteLLM config loads quietly.
@@ -132,6 +134,8 @@ class _LitellmSettings(_Open):
     drop_params = fields.Boolean()
     request_timeout = _positive()
     num_retries = _Int(validate=Range(min=0))
+    cache = fields.Boolean(allow_none=True)
+    cache_params = fields.Nested(CacheParamsSchema, allow_none=True)
 
 
 class _GeneralSettings(_Open):
