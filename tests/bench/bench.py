@@ -3,6 +3,7 @@
     python tests/bench/bench.py [--duration 10] [--concurrency 1,64] [--scenarios chat,stream,embed]
                                 [--workers 1] [--upstream-latency-ms 0] [--cpu 1]
                                 [--switchboard PATH] [--soak N] [--quiet-wait 0]
+                                [--cache local|redis [--redis-url URL]]
 
 Not part of the test suite (pytest collects nothing here). Needs Linux (/proc); uses ``wrk`` when
 it is on PATH (apt-get install wrk), else a Python client.
@@ -24,6 +25,11 @@ Method
     spent by the gateway, the upstream or this benchmark; runs with > 0.15 cores are flagged
     ``contended``: someone else was using the machine, so compare with care.  ``--quiet-wait S``
     waits up to S seconds before each run for the machine to go idle.
+  * ``--cache local|redis`` turns on the response cache (``mode: default_off``, so chat, stream
+    and embed still reach the provider) and adds the scenarios ``hit`` (chat answered from the
+    cache) and ``hit-stream`` (a cached answer replayed as a stream) unless --scenarios names
+    them; their CPU ms/req divides by the requests served, as the upstream sees none. Redis: a
+    free test db on 127.0.0.1:6379 (tests/services.py), or ``--redis-url``.
   * ``--soak N``: N mixed requests (chat, streams, one in ten abandoned mid-stream, embeddings)
     at concurrency 16, RSS before / half-way / after: the second half should not grow.
 
@@ -43,6 +49,9 @@ import tempfile
 import time
 
 import clients
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+from tests.services import claim_redis_db, release_redis_db  # noqa: E402
 from procfs import (cpu_seconds, machine_busy_seconds, machine_facts, own_seconds,
                     rss_mb)
 
@@ -79,7 +88,17 @@ def start_upstream(latency_ms, cpus):
     return proc, int(line.split()[1])
 
 
-def write_config(tmp, upstream_port):
+def cache_settings(args):
+    """litellm_settings for --cache: opt-in only, so the other scenarios stay relays."""
+    if not args.cache:
+        return {}
+    params = {"type": args.cache, "mode": "default_off", "namespace": "switchboard-bench"}
+    if args.cache == "redis":
+        params["url"] = args.redis_url
+    return {"cache": True, "cache_params": params}
+
+
+def write_config(tmp, upstream_port, args):
     base = f"http://127.0.0.1:{upstream_port}/v1"
     params = {"api_base": base, "api_key": "sk-fake-upstream"}
     config = {  # JSON is YAML
@@ -88,7 +107,8 @@ def write_config(tmp, upstream_port):
              "litellm_params": dict(params, model="openai/gpt-3.5-turbo")},
             {"model_name": "text-embedding-3-small",
              "litellm_params": dict(params, model="openai/text-embedding-3-small")}],
-        "litellm_settings": {"drop_params": True, "num_retries": 0, "request_timeout": 60},
+        "litellm_settings": {"drop_params": True, "num_retries": 0, "request_timeout": 60,
+                             **cache_settings(args)},
         "general_settings": {"master_key": MASTER_KEY,
                              "access_log": os.path.join(tmp, "access.log")},
     }
@@ -133,7 +153,8 @@ class Bench:
         self.gw_port, self.up_port, self.tmp = gw_port, up_port, tmp
         self.bodies = {k: json.dumps(v).encode() for k, v in
                        (("chat", clients.CHAT), ("stream", clients.STREAM),
-                        ("embed", clients.EMBED), ("abandon", clients.SLOW_STREAM))}
+                        ("embed", clients.EMBED), ("abandon", clients.SLOW_STREAM),
+                        ("hit", clients.HIT), ("hit-stream", clients.HIT_STREAM))}
         self.wrk = shutil.which("wrk")
 
     def upstream_count(self):
@@ -174,7 +195,7 @@ class Bench:
             last = now
 
     def load(self, kind, concurrency, seconds):
-        if kind != "stream" and self.wrk:
+        if kind not in clients.STREAMS and self.wrk:
             return self.run_wrk(kind, concurrency, seconds)
         return clients.closed_loop(self.gw_port, MASTER_KEY, kind, self.bodies[kind],
                                    concurrency, seconds)
@@ -206,9 +227,10 @@ class Bench:
         self.quiesce()
         after = self.snapshot()
         d = {k: after[k] - before[k] for k in before}
+        served = result["requests"] if kind.startswith("hit") else d["count"]
         return dict(result, scenario=kind, concurrency=concurrency,
                     rps=(result["requests"] - result["errors"]) / result["seconds"],
-                    cpu_ms=1000 * d["gw"] / max(1, d["count"]), upstream_requests=d["count"],
+                    cpu_ms=1000 * d["gw"] / max(1, served), upstream_requests=d["count"],
                     gw_cores=d["gw"] / d["t"], foreign_cores=self.foreign_cores(before, after),
                     rss_mb=rss_mb(self.gateway.pid))
 
@@ -285,7 +307,12 @@ def parse_args(argv=None):
     p.add_argument("--soak-timeout", type=float, default=300.0)
     p.add_argument("--quiet-wait", type=float, default=0.0,
                    help="before each run wait up to this many s for other programs to go idle")
+    p.add_argument("--cache", choices=("local", "redis"), default=None,
+                   help="turn on the response cache and add the hit and hit-stream scenarios")
+    p.add_argument("--redis-url", default=None, help="--cache redis: default a free test db")
     args = p.parse_args(argv)
+    if args.cache and not any(s.startswith("hit") for s in args.scenarios.split(",")):
+        args.scenarios += ",hit,hit-stream"
     args.concurrency = [int(c) for c in args.concurrency.split(",") if c]
     args.scenarios = [s for s in args.scenarios.split(",") if s]
     if set(args.scenarios) - set(clients.PATHS):
@@ -298,8 +325,8 @@ def parse_args(argv=None):
 
 
 def time_budget(args):
-    runs = len(args.concurrency) * len([s for s in args.scenarios if s != "stream"])
-    runs += "stream" in args.scenarios
+    runs = len(args.concurrency) * len([s for s in args.scenarios if s not in clients.STREAMS])
+    runs += len([s for s in args.scenarios if s in clients.STREAMS])
     return int(120 + runs * (args.duration + args.warmup + args.quiet_wait + 45) + (args.soak_timeout + 30
                                                                     if args.soak else 0))
 
@@ -311,7 +338,7 @@ def on_signal(signum, frame):
 def run(args, tmp, procs):
     upstream, up_port = start_upstream(args.upstream_latency_ms, args.other_cpus)
     procs.append(upstream)
-    config, gw_port = write_config(tmp, up_port), clients.free_port()
+    config, gw_port = write_config(tmp, up_port, args), clients.free_port()
     with open(os.path.join(tmp, "post.lua"), "w") as f:
         f.write(WRK_LUA)
     log = os.path.join(tmp, "gateway.log")
@@ -328,13 +355,23 @@ def run(args, tmp, procs):
     idle_rss = rss_mb(gateway.pid)
     rows = []
     for kind in args.scenarios:
-        for conc in [args.stream_concurrency] if kind == "stream" else args.concurrency:
+        for conc in [args.stream_concurrency] if kind in clients.STREAMS \
+                else args.concurrency:
             rows.append(bench.measure(kind, conc))
             print(f"  {kind} c{conc}: {rows[-1]['rps']:.0f} req/s", file=sys.stderr, flush=True)
     soak = bench.soak(args.soak) if args.soak else None
     report(args, machine_facts(), startup_s, idle_rss, rows, soak)
     if gateway.poll() is not None:
         raise RuntimeError(f"gateway exited during the run (code {gateway.returncode})")
+
+
+def claim_redis(args):
+    """--cache redis without --redis-url: a test db of our own (released at the end)."""
+    if args.cache != "redis" or args.redis_url:
+        return None
+    db, token = claim_redis_db()
+    args.redis_url = f"redis://127.0.0.1:6379/{db}"
+    return db, token
 
 
 def main(argv=None):
@@ -344,10 +381,13 @@ def main(argv=None):
     signal.signal(signal.SIGALRM, on_signal)
     signal.alarm(time_budget(args))
     tmp, procs = tempfile.mkdtemp(prefix="switchboard-bench-"), []
+    claim = claim_redis(args)
     try:
         run(args, tmp, procs)
     finally:
         signal.alarm(0)
+        if claim:
+            release_redis_db(*claim)
         for proc in reversed(procs):
             stop(proc)
         shutil.rmtree(tmp, ignore_errors=True)

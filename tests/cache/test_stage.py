@@ -288,3 +288,19 @@ def test_chat_stream_is_stored_and_replayed(cached):
     assert plain.headers["x-switchboard-cache-hit"] == "true"
     assert plain.get_json()["choices"][0]["message"]["content"] == text(first_text)
     assert len(upstream_calls()) == 1
+
+
+def test_text_completions_hit_and_replay_as_stream(cached):
+    client = cached()
+    body = {"model": "demo", "prompt": "say something", "max_tokens": 20}
+    first = post(client, body, path="/v1/completions")
+    assert first.headers["x-switchboard-cache-hit"] == "false"
+    again = post(client, dict(body, stream=True), path="/v1/completions")
+    assert again.headers["x-switchboard-cache-hit"] == "true"
+    events = [json.loads(line[6:]) for line in again.get_data(as_text=True).splitlines()
+              if line.startswith("data: {")]
+    assert all(e["object"] == "text_completion" for e in events)
+    assert "".join(e["choices"][0]["text"] for e in events) == \
+        first.get_json()["choices"][0]["text"]
+    assert events[-1]["choices"][0]["finish_reason"] == first.get_json()["choices"][0][
+        "finish_reason"]
