@@ -58,7 +58,7 @@ class Cache:
 
 
 class State:
-    """One request's dealings with the cache (``g.cache``)."""
+    """One request's dealings with the cache (``g.cache_state``)."""
 
     __slots__ = ("cache", "controls", "read", "write", "key", "hit", "batch")
 
@@ -101,21 +101,21 @@ def cache_of(app):
 
 
 def begin(endpoint, body):
-    """Pop the request's cache controls; set ``g.cache`` (None when the cache is not used)."""
+    """Pop the request's cache controls; set ``g.cache_state`` (None: the cache is not used)."""
     cache = current_app.extensions.get(EXTENSION)
     if cache is None:
         body.pop("cache", None)
-        g.cache = None
+        g.cache_state = None
         return
     ctl = controls.take(body, request.headers.get("Cache-Control"))
     config = cache.config
     wanted = ctl.use_cache if ctl.use_cache is not None else config.default_on
-    g.cache = State(cache, ctl, wanted and endpoint in config.call_types)
+    g.cache_state = State(cache, ctl, wanted and endpoint in config.call_types)
 
 
 def lookup(call):
     """The stored answer for ``call`` or None (then the provider is asked)."""
-    state = g.get("cache")
+    state = g.get("cache_state")
     if state is None or not (state.read or state.write):
         return None
     scope = keys.scope_of(getattr(g, "principal", None), state.cache.config.global_scope)
@@ -140,6 +140,8 @@ def lookup(call):
 
 def _lookup_items(state, call, scope):
     items = keys.input_items(call.body["input"])
+    if not items:  # validation refuses an empty input; nothing to look up either way
+        return None
     item_keys = keys.item_keys(call.body, call.overrides, scope)
     state.key = keys.combined_key(item_keys)
     entries = state.cache.get_many([state.name(k) for k in item_keys]) if state.read \
@@ -170,7 +172,7 @@ def _wants_usage(call):
 
 def keep(call, result):
     """After a provider success: store what may be stored; returns what the client gets."""
-    state = g.get("cache")
+    state = g.get("cache_state")
     if state is None:
         return result
     if call.endpoint == "embeddings":
@@ -218,7 +220,7 @@ def _store(state, endpoint, answer):
 
 def add_headers(headers):
     """Tell the client whether the answer came from the cache, and under which key."""
-    state = g.get("cache")
+    state = g.get("cache_state")
     if state is None:
         return
     headers.add("x-switchboard-cache-hit", "true" if state.hit else "false")

@@ -148,7 +148,8 @@ def test_errors_and_refusals_are_not_cached(cached):
     chat_upstream(json.dumps(refusal))
     chat_upstream()
     client = cached()
-    assert post(client).status_code == 500
+    failed = post(client)
+    assert failed.status_code == 500 and failed.headers["x-switchboard-cache-hit"] == "false"
     assert post(client).headers["x-switchboard-cache-hit"] == "false"  # the refusal
     assert post(client).headers["x-switchboard-cache-hit"] == "false"  # the good answer
     assert post(client).headers["x-switchboard-cache-hit"] == "true"
