@@ -17,10 +17,14 @@ def pack(payload):
     return b"%d\n%s" % (int(time.time() * 1000), payload)
 
 
-def unpack(entry):
-    """(age in seconds, payload) of an entry."""
+def unpack(entry, max_age=None):
+    """The payload of an entry, or None when it is older than ``max_age`` s or not ours."""
     stamp, _, payload = entry.partition(b"\n")
-    return time.time() - int(stamp) / 1000, payload
+    try:
+        age = time.time() - int(stamp) / 1000
+    except ValueError:  # something else under our namespace: a miss, not a 500
+        return None
+    return payload if max_age is None or age <= max_age else None
 
 
 def storable(endpoint, answer):

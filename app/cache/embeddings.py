@@ -23,9 +23,9 @@ class Batch:
         for pos, entry in enumerate(entries):
             if entry is None:
                 continue
-            age, payload = unpack(entry)
-            if max_age is None or age <= max_age:
-                model, _, vector = payload.partition(b"\n")
+            payload = unpack(entry, max_age)
+            model, _, vector = (payload or b"").partition(b"\n")
+            if vector:
                 self.found[pos] = (model, vector)
         # Positions to ask for, each distinct item once (a batch may repeat a text).
         self.missing = {}

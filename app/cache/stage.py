@@ -125,17 +125,25 @@ def lookup(call):
     if not state.read:
         return None
     entry = state.cache.get_many([state.name(state.key)])[0]
-    if entry is not None:
-        age, payload = answers.unpack(entry)
-        if state.controls.max_age is None or age <= state.controls.max_age:
-            answer = orjson.loads(payload)
-            _mark(state, call, True)
-            call.usage = answer.get("usage")
-            if call.stream:
-                return answers.Replay(answers.replay(call.endpoint, answer, _wants_usage(call)))
-            return answer
-    _mark(state, call, False)
-    return None
+    answer = _answer_of(entry, state.controls.max_age) if entry is not None else None
+    _mark(state, call, answer is not None)
+    if answer is None:
+        return None
+    call.usage = answer.get("usage")
+    if call.stream:
+        return answers.Replay(answers.replay(call.endpoint, answer, _wants_usage(call)))
+    return answer
+
+
+def _answer_of(entry, max_age):
+    payload = answers.unpack(entry, max_age)
+    if payload is None:
+        return None
+    try:
+        answer = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return None
+    return answer if isinstance(answer, dict) and answer.get("choices") else None
 
 
 def _lookup_items(state, call, scope):

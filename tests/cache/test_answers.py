@@ -14,8 +14,13 @@ def chunk(delta, finish=None, index=0, **extra):
 
 
 def test_entries_carry_their_age():
-    age, payload = answers.unpack(answers.pack(b'{"a":1}\nx'))
-    assert payload == b'{"a":1}\nx' and 0 <= age < 1
+    entry = answers.pack(b'{"a":1}\nx')
+    assert answers.unpack(entry) == b'{"a":1}\nx'
+    assert answers.unpack(entry, max_age=60) == b'{"a":1}\nx'
+    stale = b"%d\n{}" % (int(answers.time.time() * 1000) - 30_000)
+    assert answers.unpack(stale, max_age=10) is None
+    assert answers.unpack(stale, max_age=60) == b"{}"
+    assert answers.unpack(b"not an entry") is None
 
 
 def test_storable():

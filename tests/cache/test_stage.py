@@ -305,3 +305,15 @@ def test_text_completions_hit_and_replay_as_stream(cached):
         first.get_json()["choices"][0]["text"]
     assert events[-1]["choices"][0]["finish_reason"] == first.get_json()["choices"][0][
         "finish_reason"]
+
+
+@responses.activate
+def test_foreign_data_under_the_namespace_is_a_miss(cached):
+    chat_upstream()
+    client = cached(namespace="shared")
+    key = post(client).headers["x-switchboard-cache-key"]
+    store = client.application.extensions["switchboard.cache"].store
+    for junk in (b"garbage", b"123\nnot json", b"123\n[1,2]"):
+        store.set_many([(f"shared:{key}", junk)], 60)
+        resp = post(client, dict(CHAT, cache={"no-store": True}))
+        assert resp.status_code == 200 and resp.headers["x-switchboard-cache-hit"] == "false"
