@@ -34,6 +34,11 @@ class Batch:
                 self.missing.setdefault(key, pos)
 
     @property
+    def untouched(self):
+        """The provider is asked for exactly what the client sent."""
+        return not self.found and len(self.missing) == len(self.keys)
+
+    @property
     def complete(self):
         """Every item came from the cache."""
         return not self.missing
@@ -59,7 +64,7 @@ class Batch:
         for key, row in zip(self.missing, rows, strict=True):
             fresh[key] = orjson.dumps(row.get("embedding"))
         entries = [(k, pack(model + b"\n" + v)) for k, v in fresh.items()]
-        if not self.found and len(self.missing) == len(self.keys):
+        if self.untouched:
             return result, entries  # nothing to merge: the provider's answer as it came
         vectors = [self.found[p][1] if p in self.found else fresh[k]
                    for p, k in enumerate(self.keys)]

@@ -191,7 +191,10 @@ def keep(call, result):
         limit = 4 * state.cache.config.max_cached_bytes
         return answers.Recorder(result, lambda payloads: _store_stream(state, call, payloads),
                                 limit)
-    answer = result if isinstance(result, dict) else orjson.loads(bytes(result))
+    try:
+        answer = result if isinstance(result, dict) else orjson.loads(bytes(result))
+    except orjson.JSONDecodeError:
+        return result
     _store(state, call.endpoint, answer)
     return result
 
@@ -200,8 +203,13 @@ def _keep_items(state, result):
     batch = state.batch
     if batch is None:
         return result
-    answer, entries = batch.merge(result)
+    try:
+        answer, entries = batch.merge(result)
+    except (orjson.JSONDecodeError, AttributeError, TypeError, ValueError):
+        answer, entries = None, []
     if answer is None:
+        if batch.untouched:  # the provider was asked what the client sent: its answer stands
+            return result
         raise errors.BadGatewayError(
             f"the provider answered {len(batch.missing)} inputs with a different number of "
             "embeddings")

@@ -317,3 +317,18 @@ def test_foreign_data_under_the_namespace_is_a_miss(cached):
         store.set_many([(f"shared:{key}", junk)], 60)
         resp = post(client, dict(CHAT, cache={"no-store": True}))
         assert resp.status_code == 200 and resp.headers["x-switchboard-cache-hit"] == "false"
+
+
+@responses.activate
+def test_embeddings_count_mismatch(cached):
+    two = {"object": "list", "model": EMB, "usage": {"prompt_tokens": 1, "total_tokens": 1},
+           "data": [{"object": "embedding", "index": i, "embedding": [0.1]} for i in range(2)]}
+    responses.post(f"{UPSTREAM}/embeddings", json=two)
+    client = cached()
+    # asked exactly what the client sent: the provider's answer is passed on, nothing stored
+    assert post(client, {"model": EMB, "input": ["a"]}, path="/v1/embeddings").status_code == 200
+    responses.post(f"{UPSTREAM}/embeddings", json=dict(two, data=two["data"][:1]))
+    post(client, {"model": EMB, "input": ["b"]}, path="/v1/embeddings")
+    # "b" cached, "c" and "d" asked for, one embedding comes back: cannot be reassembled
+    resp = post(client, {"model": EMB, "input": ["b", "c", "d"]}, path="/v1/embeddings")
+    assert resp.status_code == 502
