@@ -119,9 +119,16 @@ def lookup(call):
     if state is None or not (state.read or state.write):
         return None
     scope = keys.scope_of(getattr(g, "principal", None), state.cache.config.global_scope)
-    if call.endpoint == "embeddings":
-        return _lookup_items(state, call, scope)
-    state.key = keys.request_key(call.endpoint, call.body, call.overrides, scope)
+    try:
+        if call.endpoint == "embeddings":
+            return _lookup_items(state, call, scope)
+        state.key = keys.request_key(call.endpoint, call.body, call.overrides, scope)
+    except TypeError as exc:
+        # orjson encodes at most 254 levels; the provider call would refuse the body the same way
+        if "Recursion limit" not in str(exc):
+            raise
+        raise errors.InvalidRequestError(
+            "The request body is nested too deeply (more than 254 levels).") from None
     if not state.read:
         return None
     entry = state.cache.get_many([state.name(state.key)])[0]
@@ -229,9 +236,14 @@ def _store_stream(state, call, payloads):
 
 
 def _store(state, endpoint, answer):
-    if answers.storable(endpoint, answer):
-        state.cache.set_many([(state.name(state.key), answers.pack(orjson.dumps(answer)))],
-                             state.ttl)
+    if not answers.storable(endpoint, answer):
+        return
+    try:
+        payload = orjson.dumps(answer)
+    except TypeError:  # deeper than orjson writes: the client still gets its answer
+        log.warning("an answer could not be encoded for the cache; not cached")
+        return
+    state.cache.set_many([(state.name(state.key), answers.pack(payload))], state.ttl)
 
 
 def add_headers(headers):

@@ -332,3 +332,12 @@ def test_embeddings_count_mismatch(cached):
     # "b" cached, "c" and "d" asked for, one embedding comes back: cannot be reassembled
     resp = post(client, {"model": EMB, "input": ["b", "c", "d"]}, path="/v1/embeddings")
     assert resp.status_code == 502
+
+
+def test_a_body_too_deep_to_key_is_a_400(cached):
+    deep = []
+    for _ in range(300):
+        deep = [deep]
+    resp = post(cached(), {"model": "demo", "messages": [{"role": "user", "content": "x"}],
+                           "vendor": deep})
+    assert resp.status_code == 400 and "nested too deeply" in resp.get_json()["error"]["message"]
