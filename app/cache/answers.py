@@ -9,7 +9,8 @@ import time
 
 import orjson
 
-PIECE = 96  # characters of content per replayed chunk
+PIECE = 96  # characters of content per replayed chunk ...
+MAX_PIECES = 64  # ... or more, so a long answer is not thousands of writes
 
 
 def pack(payload):
@@ -119,7 +120,8 @@ def replay(endpoint, answer, include_usage=False):
 
 
 def _pieces(text):
-    return [text[i:i + PIECE] for i in range(0, len(text), PIECE)] if text else []
+    size = max(PIECE, -(-len(text) // MAX_PIECES))
+    return [text[i:i + size] for i in range(0, len(text), size)]
 
 
 def _chat_parts(choice):

@@ -124,3 +124,11 @@ def test_recorder_hands_on_only_finished_streams():
     assert got == [] and abandoned.stream.closed
     big = answers.Recorder(Upstream([b"12345", b"67890"]), got.append, 8)
     assert list(big) == [b"12345", b"67890"] and got == []
+
+
+def test_a_long_answer_is_replayed_in_a_bounded_number_of_chunks():
+    answer = fixture_json("openai/chat_completion.json")
+    answer["choices"][0]["message"]["content"] = "x" * 100_000
+    payloads = answers.replay("chat", answer)
+    assert len(payloads) <= answers.MAX_PIECES + 2
+    assert answers.assemble("chat", payloads)["choices"][0]["message"]["content"] == "x" * 100_000
