@@ -2,8 +2,8 @@
 
 read the JSON body -> pull out overrides, metadata and cache controls -> validate (marshmallow)
 -> route -> the cached answer, or call the provider (with retries) and store its answer ->
-OpenAI-shaped JSON or an SSE stream. Request id, proxy auth
-and the access-log line are hooked around every request in ``init_app``.
+OpenAI-shaped JSON or an SSE stream. Request id, proxy auth and the access-log line are hooked
+around every request in ``init_app``.
 """
 import hmac
 import re
