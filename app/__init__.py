@@ -26,6 +26,7 @@ def create_app(config=None):
     from flask import Flask
 
     from app import accesslog, errors, gateway, http, keys, kv, observability, router, store
+    from app.cache import stage as cache
     from app.config import Settings, load_config
     from app.health.views import READY
     from app.views import BLUEPRINTS
@@ -49,6 +50,7 @@ def create_app(config=None):
     accesslog.init_app(app, settings.access_log)
     observability.init_app(app, settings)
     keys.init_app(app, settings)
+    cache.init_app(app, settings, observability.of(app).metrics.registry)
     gateway.init_app(app)
     for bp in BLUEPRINTS:
         app.register_blueprint(bp)

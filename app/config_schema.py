@@ -8,6 +8,8 @@ import re
 from marshmallow import INCLUDE, Schema, ValidationError, fields, pre_load
 from marshmallow.validate import Length, OneOf, Range
 
+from app.cache.config import CacheParamsSchema
+
 SECTIONS = ("litellm_settings", "general_settings", "router_settings")
 ENTRY_KEYS = frozenset({"model_name", "litellm_params", "params", "model_info"})
 # LiteLLM sections we accept without using them, so a real LiteLLM config loads quietly.
@@ -239,6 +241,8 @@ class _LitellmSettings(_Open):
     context_window_fallbacks = _Fallbacks(allow_none=True)
     content_policy_fallbacks = _Fallbacks(allow_none=True)
     default_fallbacks = fields.List(fields.String(validate=Length(min=1)), allow_none=True)
+    cache = fields.Boolean(allow_none=True)
+    cache_params = fields.Nested(CacheParamsSchema, allow_none=True)
 
 
 _NO_MODELS = "at least one model is required"

@@ -1,8 +1,9 @@
 """The request pipeline the API blueprints share.
 
-read the JSON body -> pull out overrides and metadata -> validate (marshmallow) -> route ->
-call the provider (with retries) -> OpenAI-shaped JSON or an SSE stream. Request id, proxy auth
-and the access-log line are hooked around every request in ``init_app``.
+read the JSON body -> pull out overrides, metadata and cache controls -> validate (marshmallow)
+-> route -> the cached answer, or call the provider (with retries) and store its answer ->
+OpenAI-shaped JSON or an SSE stream. Request id, proxy auth and the access-log line are hooked
+around every request in ``init_app``.
 """
 import re
 import time
@@ -12,10 +13,11 @@ import orjson
 from flask import Response, current_app, g, request
 
 from app import accesslog, errors, keys, observability
+from app.cache import stage as cache
 from app.overrides import extract
 from app.providers.base import Call, RawJSON
 from app.router import router_of
-from app.streaming import SSE_HEADERS, ClientWatch, SSEBody
+from app.streaming import NOT_WATCHED, SSE_HEADERS, ClientWatch, SSEBody
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 # /metrics checks the master key itself, only when require_auth_for_metrics_endpoint is set.
@@ -72,6 +74,7 @@ def prepare(endpoint, body, validate):
     overrides = extract(body)
     info = g.log
     take_metadata(body, info)
+    cache.begin(endpoint, body)
     validate(body)
     info["model"] = model = body["model"]
     keys.admit(model)
@@ -83,17 +86,24 @@ def prepare(endpoint, body, validate):
 
 
 def execute(call):
-    """Stage 2: route and call the provider (retries included).
+    """Stage 2: the cached answer (app.cache), else route and call the provider (with retries).
 
     Returns the OpenAI-shaped result (dict or ``RawJSON``) or, for a stream, the open upstream
     stream (iterate for OpenAI chunk payloads). Errors before the first byte raise here.
     """
     router = router_of(current_app)
     observability.of(current_app).begin()
+    hit = cache.lookup(call)
+    if hit is not None:  # the provider is not asked
+        g.watch = NOT_WATCHED
+        if not call.stream:
+            g.result = hit
+        return hit
     watch = g.watch = ClientWatch.of(request.environ.get("gunicorn.socket"))
     action = _open_stream if call.stream else _complete
     try:
         result = watch.wait_on(router.run, call, g.routes, action)
+        result = cache.keep(call, result)
     except BaseException:
         watch.stop()
         raise
@@ -179,6 +189,7 @@ def _finish(resp):
     elif call is not None:  # a stream: what is known when its headers go out
         observability.add_headers(resp.headers, call, g.attempts,
                                   (time.perf_counter() - g.t0) * 1000)
+    cache.add_headers(resp.headers)
     return resp
 
 

@@ -80,8 +80,10 @@ class Observability:
     def finish(self, info, call, headers, result=None, attempts=1):
         """A non-stream request ended (``info`` has status and latency)."""
         status = info["status"]
-        counts = token_counts(call.usage) if call is not None and call.usage else None
-        cost = self._cost(call, counts) if status < 400 else None
+        hit = info.get("cache_hit")  # a cached answer: no provider tokens, no spend
+        counts = token_counts(call.usage) if call is not None and call.usage and not hit \
+            else None
+        cost = 0.0 if hit else self._cost(call, counts) if status < 400 else None
         if cost is not None:
             info["cost"] = cost
         if call is not None:
@@ -110,8 +112,9 @@ class Observability:
         usage, estimated = call.usage, False
         if not usage and body.count:
             usage, estimated = self._estimate(call, output, body.count), True
-        counts = token_counts(usage) if usage else None
-        cost = self._cost(call, counts)
+        hit = info.get("cache_hit")  # a replayed answer: no provider tokens, no spend
+        counts = token_counts(usage) if usage and not hit else None
+        cost = 0.0 if hit else self._cost(call, counts)
         if cost is not None:
             info["cost"] = cost
         self._count(info, call, counts, cost, ttft)
@@ -141,7 +144,7 @@ class Observability:
             model, provider = dep.model_name, call.provider.name
         elif "model" in info:
             model = info["model"] if info["model"] in self.models else "unknown"
-            provider = "none"
+            provider = "cache" if info.get("cache_hit") else "none"
         else:
             return
         status = info["status"]

@@ -7,7 +7,7 @@ trace and a generation). Its fields::
     start_time, end_time, completion_start_time (epoch seconds), latency_ms, ttft_ms,
     request_id, route, model (public name), model_id (deployment), provider, upstream_model,
     status, model_parameters, messages, response, usage, usage_estimated, cost,
-    metadata, tags, error, attempted_retries
+    metadata, tags, error, attempted_retries, cache_hit
 
 Nothing secret is ever copied in: keys and headers are not part of the record, client metadata
 is already redacted, and the request body lost api_key & co. in ``overrides.extract``.
@@ -51,6 +51,7 @@ def build(info, call, log_messages, output=None, usage=None, estimated=False, co
         "usage": usage, "usage_estimated": estimated, "cost": cost,
         "metadata": meta, "tags": info.get("tags") or [],
         "error": info.get("error"), "attempted_retries": max(0, attempts - 1),
+        "cache_hit": bool(info.get("cache_hit")),
     }
 
 

@@ -1,10 +1,11 @@
 """Switchboard's own small benchmark: requests/s, p50/p99, CPU per request and RSS.
 
     python tests/bench/bench.py [--duration 10] [--concurrency 1,64] [--scenarios chat,stream,embed]
-                                [--redis-url redis://127.0.0.1:6379/13]  (scenario vkey)
+                                [--redis-url URL]  (scenario vkey)
                                 [--workers 1] [--upstream-latency-ms 0] [--cpu 1]
                                 [--switchboard PATH] [--soak N] [--quiet-wait 0]
                                 [--router simple-shuffle,least-busy@redis,...] [--redis-url URL]
+                                [--cache local|redis]
 
 Not part of the test suite (pytest collects nothing here). Needs Linux (/proc); uses ``wrk`` when
 it is on PATH (apt-get install wrk), else a Python client.
@@ -29,12 +30,17 @@ Method
   * ``vkey``: chat with a virtual key that has rpm/tpm limits and a budget (Redis on: the
     ``--redis-url``, spend rows on, to a SQLite file in the temp dir); compare with ``chat``
     (master key) of the same run: ``--scenarios chat,vkey``.
+  * ``--cache local|redis`` turns on the response cache (``mode: default_off``, so chat, stream
+    and embed still reach the provider) and adds the scenarios ``hit`` (chat answered from the
+    cache) and ``hit-stream`` (a cached answer replayed as a stream) unless --scenarios names
+    them; their CPU ms/req divides by the requests served, as the upstream sees none. Redis: a
+    free test db on 127.0.0.1:6379 (tests/services.py), or ``--redis-url``.
   * ``--soak N``: N mixed requests (chat, streams, one in ten abandoned mid-stream, embeddings)
     at concurrency 16, RSS before / half-way / after: the second half should not grow.
 
 ``--router V1,V2,...`` runs the scenarios once per router variant, each against a fresh gateway
 whose chat model has two deployments: ``<routing_strategy>`` keeps the router state in the
-worker, ``<routing_strategy>@redis`` in Redis (``--redis-url``, default db 14; keys expire).
+worker, ``<routing_strategy>@redis`` in Redis (``--redis-url``, default a free test db; keys expire).
 Compare e.g. ``simple-shuffle,least-busy@redis,usage-based-routing-v2@redis`` in one run.
 
 Everything binds 127.0.0.1, the whole run has a time limit, and every process it started is
@@ -53,6 +59,9 @@ import tempfile
 import time
 
 import clients
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+from tests.services import claim_redis_db, release_redis_db  # noqa: E402
 from procfs import (cpu_seconds, machine_busy_seconds, machine_facts, own_seconds,
                     rss_mb)
 
@@ -89,7 +98,17 @@ def start_upstream(latency_ms, cpus):
     return proc, int(line.split()[1])
 
 
-def write_config(tmp, upstream_port, variant=None, redis_url=None, vkey=False):
+def cache_settings(args):
+    """litellm_settings for --cache: opt-in only, so the other scenarios stay relays."""
+    if not args.cache:
+        return {}
+    params = {"type": args.cache, "mode": "default_off", "namespace": "switchboard-bench"}
+    if args.cache == "redis":
+        params["url"] = args.redis_url
+    return {"cache": True, "cache_params": params}
+
+
+def write_config(tmp, upstream_port, args, variant=None):
     base = f"http://127.0.0.1:{upstream_port}/v1"
     params = {"api_base": base, "api_key": "sk-fake-upstream"}
     priced = {"input_cost_per_token": 1e-7, "output_cost_per_token": 2e-7}
@@ -99,13 +118,14 @@ def write_config(tmp, upstream_port, variant=None, redis_url=None, vkey=False):
              "litellm_params": dict(params, model="openai/gpt-3.5-turbo", **priced)},
             {"model_name": "text-embedding-3-small",
              "litellm_params": dict(params, model="openai/text-embedding-3-small")}],
-        "litellm_settings": {"drop_params": True, "num_retries": 0, "request_timeout": 60},
+        "litellm_settings": {"drop_params": True, "num_retries": 0, "request_timeout": 60,
+                             **cache_settings(args)},
         "general_settings": {"master_key": MASTER_KEY,
                              "access_log": os.path.join(tmp, "access.log")},
     }
     config["general_settings"]["database_url"] = f"sqlite:///{os.path.join(tmp, 'keys.db')}"
-    if vkey and redis_url:
-        config["router_settings"] = {"redis_url": redis_url}
+    if "vkey" in args.scenarios:
+        config["router_settings"] = {"redis_url": args.redis_url}
     if variant:  # a router variant: two chat deployments (limits far away), the strategy
         strategy, _, backend = variant.partition("@")
         config["model_list"][:1] = [
@@ -114,7 +134,7 @@ def write_config(tmp, upstream_port, variant=None, redis_url=None, vkey=False):
             for n in range(2)]
         config["router_settings"] = {"routing_strategy": strategy}
         if backend == "redis":
-            config["router_settings"]["redis_url"] = redis_url
+            config["router_settings"]["redis_url"] = args.redis_url
     path = os.path.join(tmp, "config.yaml")
     with open(path, "w") as f:
         json.dump(config, f, indent=1)
@@ -157,7 +177,8 @@ class Bench:
         self.bodies = {k: json.dumps(v).encode() for k, v in
                        (("chat", clients.CHAT), ("stream", clients.STREAM),
                         ("embed", clients.EMBED), ("abandon", clients.SLOW_STREAM),
-                        ("vkey", clients.CHAT))}
+                        ("vkey", clients.CHAT), ("hit", clients.HIT),
+                        ("hit-stream", clients.HIT_STREAM))}
         self.wrk = shutil.which("wrk")
         self.vkey = None
 
@@ -199,7 +220,7 @@ class Bench:
             last = now
 
     def load(self, kind, concurrency, seconds):
-        if kind != "stream" and self.wrk:
+        if kind not in clients.STREAMS and self.wrk:
             return self.run_wrk(kind, concurrency, seconds)
         return clients.closed_loop(self.gw_port, self.key_for(kind), kind, self.bodies[kind],
                                    concurrency, seconds)
@@ -245,9 +266,10 @@ class Bench:
         self.quiesce()
         after = self.snapshot()
         d = {k: after[k] - before[k] for k in before}
+        served = result["requests"] if kind.startswith("hit") else d["count"]
         return dict(result, scenario=kind, concurrency=concurrency,
                     rps=(result["requests"] - result["errors"]) / result["seconds"],
-                    cpu_ms=1000 * d["gw"] / max(1, d["count"]), upstream_requests=d["count"],
+                    cpu_ms=1000 * d["gw"] / max(1, served), upstream_requests=d["count"],
                     gw_cores=d["gw"] / d["t"], foreign_cores=self.foreign_cores(before, after),
                     rss_mb=rss_mb(self.gateway.pid))
 
@@ -315,8 +337,9 @@ def parse_args(argv=None):
     p.add_argument("--stream-concurrency", type=int, default=16)
     p.add_argument("--scenarios", default="chat,stream,embed")
     p.add_argument("--workers", type=int, default=1)
-    p.add_argument("--redis-url", default="redis://127.0.0.1:6379/13",
-                   help="Redis for the vkey scenario and @redis router variants (never db 0)")
+    p.add_argument("--redis-url", default=None,
+                   help="Redis for vkey, @redis router variants and --cache redis (never db 0; "
+                        "default: a free test db, see tests/services.py)")
     p.add_argument("--upstream-latency-ms", type=float, default=0.0)
     p.add_argument("--cpu", default=None,
                    help="gateway CPUs, e.g. 1 or 0,1 (default: 1 on 2+ cores)")
@@ -328,7 +351,11 @@ def parse_args(argv=None):
     p.add_argument("--soak-timeout", type=float, default=300.0)
     p.add_argument("--quiet-wait", type=float, default=0.0,
                    help="before each run wait up to this many s for other programs to go idle")
+    p.add_argument("--cache", choices=("local", "redis"), default=None,
+                   help="turn on the response cache and add the hit and hit-stream scenarios")
     args = p.parse_args(argv)
+    if args.cache and not any(s.startswith("hit") for s in args.scenarios.split(",")):
+        args.scenarios += ",hit,hit-stream"
     args.concurrency = [int(c) for c in args.concurrency.split(",") if c]
     args.scenarios = [s for s in args.scenarios.split(",") if s]
     args.router = [v for v in args.router.split(",") if v]
@@ -342,8 +369,8 @@ def parse_args(argv=None):
 
 
 def time_budget(args):
-    runs = len(args.concurrency) * len([s for s in args.scenarios if s != "stream"])
-    runs += "stream" in args.scenarios
+    runs = len(args.concurrency) * len([s for s in args.scenarios if s not in clients.STREAMS])
+    runs += len([s for s in args.scenarios if s in clients.STREAMS])
     runs *= max(1, len(args.router))
     return int(120 + runs * (args.duration + args.warmup + args.quiet_wait + 45) + (args.soak_timeout + 30
                                                                     if args.soak else 0))
@@ -363,7 +390,7 @@ def run(args, tmp, procs):
 
 
 def run_gateway(args, tmp, procs, upstream, up_port, variant):
-    config = write_config(tmp, up_port, variant, args.redis_url, vkey="vkey" in args.scenarios)
+    config = write_config(tmp, up_port, args, variant)
     gw_port = clients.free_port()
     with open(os.path.join(tmp, "post.lua"), "w") as f:
         f.write(WRK_LUA)
@@ -381,7 +408,8 @@ def run_gateway(args, tmp, procs, upstream, up_port, variant):
     idle_rss = rss_mb(gateway.pid)
     rows = []
     for kind in args.scenarios:
-        for conc in [args.stream_concurrency] if kind == "stream" else args.concurrency:
+        for conc in [args.stream_concurrency] if kind in clients.STREAMS \
+                else args.concurrency:
             rows.append(bench.measure(kind, conc))
             print(f"  {kind} c{conc}: {rows[-1]['rps']:.0f} req/s", file=sys.stderr, flush=True)
     soak = bench.soak(args.soak) if args.soak else None
@@ -392,6 +420,17 @@ def run_gateway(args, tmp, procs, upstream, up_port, variant):
     procs.remove(gateway)
 
 
+def claim_redis(args):
+    """Redis wanted without --redis-url: a test db of our own (released at the end)."""
+    wanted = args.cache == "redis" or "vkey" in args.scenarios \
+        or any(v.endswith("@redis") for v in args.router)
+    if not wanted or args.redis_url:
+        return None
+    db, token = claim_redis_db()
+    args.redis_url = f"redis://127.0.0.1:6379/{db}"
+    return db, token
+
+
 def main(argv=None):
     args = parse_args(argv)
     os.sched_setaffinity(0, args.other_cpus)   # this process, wrk and the clients
@@ -399,10 +438,13 @@ def main(argv=None):
     signal.signal(signal.SIGALRM, on_signal)
     signal.alarm(time_budget(args))
     tmp, procs = tempfile.mkdtemp(prefix="switchboard-bench-"), []
+    claim = claim_redis(args)
     try:
         run(args, tmp, procs)
     finally:
         signal.alarm(0)
+        if claim:
+            release_redis_db(*claim)
         for proc in reversed(procs):
             stop(proc)
         shutil.rmtree(tmp, ignore_errors=True)

@@ -21,8 +21,14 @@ SLOW_STREAM = dict(STREAM, bench_slow_stream=True)
 EMBED = {"model": "text-embedding-3-small",
          "input": ["The food was delicious and the waiter was very friendly; we will definitely "
                    "come back next week."]}
+# Cache hits (bench.py --cache): the same chat, opted in to a cache in mode default_off, so the
+# plain scenarios of the same run still go to the provider.
+HIT = dict(CHAT, cache={"use-cache": True})
+HIT_STREAM = dict(STREAM, cache={"use-cache": True})
 PATHS = {"chat": "/v1/chat/completions", "stream": "/v1/chat/completions",
-         "embed": "/v1/embeddings", "vkey": "/v1/chat/completions"}
+         "embed": "/v1/embeddings", "hit": "/v1/chat/completions",
+         "hit-stream": "/v1/chat/completions", "vkey": "/v1/chat/completions"}
+STREAMS = ("stream", "hit-stream")  # read by python threads, not wrk
 
 
 def stream_done(data):
@@ -38,7 +44,8 @@ def embed_ok(data):
     return b'"embedding"' in data
 
 
-CHECKS = {"chat": chat_ok, "stream": stream_done, "embed": embed_ok, "vkey": chat_ok}
+CHECKS = {"chat": chat_ok, "stream": stream_done, "embed": embed_ok, "hit": chat_ok,
+          "hit-stream": stream_done, "vkey": chat_ok}
 
 
 class Client:
