@@ -1,0 +1,224 @@
+"""Aggregates over spend_logs for the dashboard: time series, percentiles, top lists, logs.
+
+Every query is bounded by ``start_time`` (and, for a virtual key's view, by ``api_key``), so it
+runs on the indexes of spend_logs (start_time, (api_key, start_time), (team_id, start_time),
+(model_group, start_time)). SQLAlchemy Core only; the one dialect difference is percentiles:
+PostgreSQL computes them (``percentile_cont``), SQLite hands the latencies back to Python.
+"""
+import datetime as dt
+import math
+
+import sqlalchemy as sa
+
+from app.store.schema import spend_logs as T
+
+# Range name -> (length, bucket width), both in seconds.
+RANGES = {"1h": (3600, 60), "1d": (86400, 900), "7d": (7 * 86400, 3600),
+          "30d": (30 * 86400, 6 * 3600)}
+DAY = 86400
+DIMENSIONS = {"key": T.c.api_key, "team": T.c.team_id, "model": T.c.model_group}
+
+
+def utcnow():
+    """Now, timezone-aware UTC (the one clock of the reports)."""
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def as_utc(value):
+    """A datetime from either dialect as aware UTC (SQLite hands back naive UTC)."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=dt.timezone.utc)
+
+
+def _epoch():
+    # extract(epoch) compiles to STRFTIME('%s') on SQLite and EXTRACT(EPOCH ...) on PostgreSQL;
+    # whole seconds, so the floor division (//) below picks the same bucket on both.
+    return sa.cast(sa.extract("epoch", T.c.start_time), sa.BigInteger)
+
+
+def _scope(since, until=None, api_key=None):
+    """WHERE clauses for a time window, optionally one key's rows only."""
+    clauses = [T.c.start_time >= since]
+    if until is not None:
+        clauses.append(T.c.start_time < until)
+    if api_key is not None:
+        clauses.append(T.c.api_key == api_key)
+    return clauses
+
+
+def _window(range_name, now):
+    length, step = RANGES[range_name]
+    start = (int(now.timestamp()) // step + 1) * step - length
+    return start, step, length // step
+
+
+def overview(engine, range_name="1d", api_key=None, now=None):
+    """Time series for the overview charts: one point per bucket, empty buckets included.
+
+    Each point: ``t`` (bucket start, epoch s), requests, errors, error_rate, rpm, tokens, spend,
+    p50, p95 (latency ms, None without data).
+    """
+    now = now or utcnow()
+    start, step, count = _window(range_name, now)
+    since = dt.datetime.fromtimestamp(start, dt.timezone.utc)
+    bucket = _epoch() // step
+    failed = sa.case((T.c.status != "success", 1), else_=0)
+    cols = [bucket.label("b"), sa.func.count().label("n"), sa.func.sum(failed).label("err"),
+            sa.func.sum(T.c.total_tokens).label("tok"), sa.func.sum(T.c.spend).label("spend")]
+    pg = engine.dialect.name == "postgresql"
+    if pg:
+        cols += [sa.func.percentile_cont(q).within_group(T.c.latency_ms).label(name)
+                 for q, name in ((0.5, "p50"), (0.95, "p95"))]
+    query = sa.select(*cols).where(*_scope(since, api_key=api_key)).group_by(sa.text("1"))
+    with engine.connect() as conn:
+        rows = {int(r.b): r for r in conn.execute(query)}
+        pct = {b: (r.p50, r.p95) for b, r in rows.items()} if pg \
+            else _percentiles_py(conn, bucket, since, api_key)
+    return [_point(start // step + i, step, rows.get(start // step + i), pct)
+            for i in range(count)]
+
+
+def _percentiles_py(conn, bucket, since, api_key):
+    query = sa.select(bucket.label("b"), T.c.latency_ms).where(
+        *_scope(since, api_key=api_key), T.c.latency_ms.is_not(None))
+    grouped = {}
+    for b, latency in conn.execute(query):
+        grouped.setdefault(int(b), []).append(latency)
+    return {b: (percentile(v, 0.5), percentile(v, 0.95)) for b, v in grouped.items()}
+
+
+def percentile(values, q):
+    """Linear-interpolated percentile (PostgreSQL's percentile_cont) of ``values``."""
+    values = sorted(values)
+    if not values:
+        return None
+    pos = (len(values) - 1) * q
+    lo, hi = math.floor(pos), math.ceil(pos)
+    return values[lo] + (values[hi] - values[lo]) * (pos - lo)
+
+
+def _point(b, step, row, pct):
+    n = int(row.n) if row else 0
+    err = int(row.err or 0) if row else 0
+    p50, p95 = pct.get(b, (None, None))
+    return {"t": b * step, "requests": n, "errors": err,
+            "error_rate": (err / n) if n else 0.0, "rpm": n / (step / 60),
+            "tokens": int(row.tok or 0) if row else 0,
+            "spend": float(row.spend or 0) if row else 0.0,
+            "p50": float(p50) if p50 is not None else None,
+            "p95": float(p95) if p95 is not None else None}
+
+
+def top(engine, dimension, since, limit=8, api_key=None):
+    """The ``limit`` biggest spenders of a dimension (key/team/model) since ``since``.
+
+    Rows: name (alias for keys), id, spend, requests, tokens; biggest spend first.
+    """
+    col = DIMENSIONS[dimension]
+    label = sa.func.max(T.c.key_alias) if dimension == "key" else sa.func.max(col)
+    query = (sa.select(col.label("id"), label.label("name"),
+                       sa.func.sum(T.c.spend).label("spend"), sa.func.count().label("n"),
+                       sa.func.sum(T.c.total_tokens).label("tok"))
+             .where(*_scope(since, api_key=api_key)).group_by(col)
+             .order_by(sa.desc("spend"), sa.desc("n")).limit(limit))
+    with engine.connect() as conn:
+        return [{"id": r.id, "name": _name(dimension, r.id, r.name), "spend": float(r.spend or 0),
+                 "requests": int(r.n), "tokens": int(r.tok or 0)} for r in conn.execute(query)]
+
+
+def _name(dimension, ident, name):
+    if dimension == "key":
+        return name or ("master key" if ident is None else "key " + ident[:8])
+    return name or "(none)"
+
+
+def spend_by_day(engine, dimension, days=30, api_key=None, now=None, limit=200):
+    """Spend per UTC day and per key/team/model over the last ``days`` days.
+
+    Returns ``{"days": [epoch of each day], "rows": [{"day", "id", "name", "spend",
+    "requests", "tokens"}], "totals": [spend per day]}`` (rows newest day first).
+    """
+    now = now or utcnow()
+    first = (int(now.timestamp()) // DAY - days + 1) * DAY
+    since = dt.datetime.fromtimestamp(first, dt.timezone.utc)
+    col = DIMENSIONS[dimension]
+    day = (_epoch() // DAY).label("day")
+    name = sa.func.max(T.c.key_alias if dimension == "key" else col)
+    query = (sa.select(day, col.label("id"), name.label("name"),
+                       sa.func.sum(T.c.spend).label("spend"), sa.func.count().label("n"),
+                       sa.func.sum(T.c.total_tokens).label("tok"))
+             .where(*_scope(since, api_key=api_key)).group_by(sa.text("1"), col)
+             .order_by(sa.desc("day"), sa.desc("spend")).limit(limit * days))
+    with engine.connect() as conn:
+        rows = [{"day": int(r.day) * DAY, "id": r.id, "name": _name(dimension, r.id, r.name),
+                 "spend": float(r.spend or 0), "requests": int(r.n), "tokens": int(r.tok or 0)}
+                for r in conn.execute(query)]
+    day_list = [first + i * DAY for i in range(days)]
+    totals = {d: 0.0 for d in day_list}
+    for row in rows:
+        totals[row["day"]] = totals.get(row["day"], 0.0) + row["spend"]
+    return {"days": day_list, "rows": rows, "totals": [totals[d] for d in day_list]}
+
+
+LOG_COLUMNS = (T.c.id, T.c.request_id, T.c.call_type, T.c.key_alias, T.c.api_key, T.c.team_id,
+               T.c.user_id, T.c.model, T.c.model_group, T.c.model_id, T.c.provider, T.c.spend,
+               T.c.prompt_tokens, T.c.completion_tokens, T.c.total_tokens, T.c.start_time,
+               T.c.latency_ms, T.c.status, T.c.status_code, T.c.cache_hit, T.c.error_message)
+
+
+def recent_logs(engine, filters=None, page=1, per_page=50):
+    """One page of spend_logs rows, newest first, with ``filters``.
+
+    ``filters`` keys (all optional): api_key, team_id, model (group), status ("success" /
+    "failure"), since, until (datetimes). Returns (rows as dicts, has_more).
+    """
+    f = filters or {}
+    clauses = []
+    for name, col in (("api_key", T.c.api_key), ("team_id", T.c.team_id),
+                      ("model", T.c.model_group), ("status", T.c.status)):
+        if f.get(name):
+            clauses.append(col == f[name])
+    if f.get("since"):
+        clauses.append(T.c.start_time >= f["since"])
+    if f.get("until"):
+        clauses.append(T.c.start_time < f["until"])
+    query = (sa.select(*LOG_COLUMNS).where(*clauses)
+             .order_by(T.c.start_time.desc(), T.c.id.desc())
+             .limit(per_page + 1).offset((max(page, 1) - 1) * per_page))
+    with engine.connect() as conn:
+        rows = [_log_row(r._mapping) for r in conn.execute(query)]
+    return rows[:per_page], len(rows) > per_page
+
+
+def log_detail(engine, log_id, api_key=None):
+    """One spend_logs row with its metadata, error and (stored) messages; None if not visible."""
+    query = sa.select(T).where(T.c.id == log_id)
+    if api_key is not None:
+        query = query.where(T.c.api_key == api_key)
+    with engine.connect() as conn:
+        row = conn.execute(query).first()
+    return _log_row(row._mapping) if row else None
+
+
+def _log_row(mapping):
+    row = dict(mapping)
+    row["start_time"] = as_utc(row.get("start_time"))
+    if "end_time" in row:
+        row["end_time"] = as_utc(row["end_time"])
+    return row
+
+
+def filter_choices(engine, since, api_key=None):
+    """Distinct keys (token, alias), teams and models seen since ``since``, for the filters."""
+    scope = _scope(since, api_key=api_key)
+    with engine.connect() as conn:
+        keys = conn.execute(sa.select(T.c.api_key, sa.func.max(T.c.key_alias)).where(
+            *scope, T.c.api_key.is_not(None)).group_by(T.c.api_key).limit(500)).all()
+        teams = conn.execute(sa.select(T.c.team_id).where(
+            *scope, T.c.team_id.is_not(None)).group_by(T.c.team_id).limit(500)).scalars().all()
+        models = conn.execute(sa.select(T.c.model_group).where(
+            *scope, T.c.model_group.is_not(None)).group_by(T.c.model_group).limit(500)
+        ).scalars().all()
+    return {"key_options": sorted(((k, a or k[:8]) for k, a in keys), key=lambda x: x[1]),
+            "teams": sorted(teams), "models": sorted(models)}
