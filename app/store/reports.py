@@ -10,7 +10,9 @@ import math
 
 import sqlalchemy as sa
 
-from app.store.schema import spend_logs as T
+from app.store.schema import spend_logs
+
+T = spend_logs  # short: every query below reads its columns
 
 # Range name -> (length, bucket width), both in seconds.
 RANGES = {"1h": (3600, 60), "1d": (86400, 900), "7d": (7 * 86400, 3600),

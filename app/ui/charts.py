@@ -54,7 +54,7 @@ def line_chart(title, times, series, fmt=str):
                          f'{_fmt_time(times[k], step)}</text>')
     for idx, (label, vals) in enumerate(series):
         color = COLORS[idx % len(COLORS)]
-        points = " ".join("%.1f,%.1f" % xy(i, v if v is not None else 0)
+        points = " ".join("{:.1f},{:.1f}".format(*xy(i, v if v is not None else 0))
                           for i, v in enumerate(vals))
         parts.append(f'<polyline fill="none" stroke="{color}" stroke-width="2" '
                      f'points="{points}"><title>{escape(label)}</title></polyline>')

@@ -38,10 +38,15 @@ def store(db_url):
     s.dispose()
 
 
+def make_ui_app(url, **general):
+    """The gateway with a master key and the dashboard on, on the database ``url``."""
+    return create_app(base_config(master_key=MASTER, database_url=url, **general))
+
+
 @pytest.fixture
-def ui_app(db_url):
-    """The gateway with a master key and the dashboard on, on ``db_url``."""
-    app = create_app(base_config(master_key=MASTER, database_url=db_url))
+def ui_app(sqlite_url):
+    """The dashboard app on a fresh SQLite file."""
+    app = make_ui_app(sqlite_url)
     yield app
     app.extensions["switchboard.store"].dispose()
 
