@@ -4,10 +4,11 @@ Each function returns an ``<svg>`` as ``Markup`` that scales to its container's 
 with a fixed height, and draws its axes even without data (an empty chart still says "0").
 """
 import datetime as dt
+import math
 
 from markupsafe import Markup, escape
 
-W, H = 640, 180
+W, H = 480, 170
 PAD_L, PAD_R, PAD_T, PAD_B = 56, 12, 14, 24
 COLORS = ("#2563eb", "#dc2626", "#059669", "#d97706", "#7c3aed", "#0891b2")
 
@@ -18,11 +19,12 @@ def _fmt_time(epoch, step):
 
 
 def _nice_max(value):
+    """The smallest of 1, 2, 2.5, 5 x 10^k at or above ``value`` (1 for nothing)."""
     if value <= 0:
         return 1.0
-    magnitude = 10 ** len(str(int(value))) / 10 if value >= 1 else 1.0
+    magnitude = 10 ** math.floor(math.log10(value))
     for factor in (1, 2, 2.5, 5, 10):
-        if value <= factor * magnitude:
+        if value <= factor * magnitude * (1 + 1e-9):
             return factor * magnitude
     return value
 
@@ -30,8 +32,8 @@ def _nice_max(value):
 def _svg(title, body, height=H):
     return Markup(
         f'<svg class="chart" role="img" aria-label="{escape(title)}" viewBox="0 0 {W} {height}" '
-        f'width="100%" height="{height}" '
-        f'xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>{body}</svg>')
+        f'width="100%" xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>'
+        f'{body}</svg>')
 
 
 def line_chart(title, times, series, fmt=str):
@@ -54,13 +56,30 @@ def line_chart(title, times, series, fmt=str):
                          f'{_fmt_time(times[k], step)}</text>')
     for idx, (label, vals) in enumerate(series):
         color = COLORS[idx % len(COLORS)]
-        points = " ".join("{:.1f},{:.1f}".format(*xy(i, v if v is not None else 0))
-                          for i, v in enumerate(vals))
-        parts.append(f'<polyline fill="none" stroke="{color}" stroke-width="2" '
-                     f'points="{points}"><title>{escape(label)}</title></polyline>')
-        parts.append(f'<text x="{PAD_L + 8 + idx * 110}" y="{PAD_T + 10}" fill="{color}">'
+        for run in _runs(vals):  # a gap (no data) breaks the line instead of dropping to 0
+            points = " ".join("{:.1f},{:.1f}".format(*xy(i, v)) for i, v in run)
+            mark = ' stroke-linecap="round"' if len(run) == 1 else ""
+            if len(run) == 1:   # a lone point: a dot-length segment so it shows
+                x, y = xy(*run[0])
+                points = f"{x - 1:.1f},{y:.1f} {x + 1:.1f},{y:.1f}"
+            parts.append(f'<polyline fill="none" stroke="{color}" stroke-width="2"{mark} '
+                         f'points="{points}"><title>{escape(label)}</title></polyline>')
+        parts.append(f'<text x="{PAD_L + 8 + idx * 60}" y="{PAD_T + 10}" fill="{color}">'
                      f'{escape(label)}</text>')
     return _svg(title, "".join(parts))
+
+
+def _runs(values):
+    """Consecutive (index, value) stretches without None."""
+    runs, current = [], []
+    for i, v in enumerate(values):
+        if v is None:
+            if current:
+                runs.append(current)
+            current = []
+        else:
+            current.append((i, v))
+    return runs + ([current] if current else [])
 
 
 def _axes(top, fmt, plot_w, plot_h):
@@ -80,7 +99,7 @@ def bar_chart(title, items, fmt=str):
     row = 22
     height = max(H // 2, PAD_T + row * max(len(items), 1) + 8)
     top = _nice_max(max((v for _, v in items), default=0))
-    x0, width = 150, W - 150 - 90
+    x0, width = 130, W - 130 - 70
     parts = []
     if not items:
         parts.append(f'<text x="{W / 2}" y="{height / 2}" text-anchor="middle">no data yet</text>')
@@ -88,7 +107,7 @@ def bar_chart(title, items, fmt=str):
         y = PAD_T + i * row
         w = max(width * value / top, 1)
         parts.append(f'<text x="{x0 - 6}" y="{y + 14}" text-anchor="end">'
-                     f'{escape(str(label)[:22])}</text>')
+                     f'{escape(str(label)[:20])}</text>')
         parts.append(f'<rect x="{x0}" y="{y + 3}" width="{w:.1f}" height="{row - 6}" '
                      f'fill="{COLORS[0]}"><title>{escape(label)}: {escape(fmt(value))}</title>'
                      f'</rect>')
