@@ -10,7 +10,7 @@ import math
 
 import sqlalchemy as sa
 
-from app.store.schema import spend_logs
+from app.store.schema import keys, spend_logs, teams
 
 T = spend_logs  # short: every query below reads its columns
 
@@ -33,10 +33,14 @@ def as_utc(value):
     return value.replace(tzinfo=dt.timezone.utc)
 
 
-def _epoch():
-    # extract(epoch) compiles to STRFTIME('%s') on SQLite and EXTRACT(EPOCH ...) on PostgreSQL;
-    # whole seconds, so the floor division (//) below picks the same bucket on both.
-    return sa.cast(sa.extract("epoch", T.c.start_time), sa.BigInteger)
+def _bucket(engine, step):
+    """start_time // step (epoch seconds) as an integer, the cheap way for each dialect."""
+    if engine.dialect.name == "postgresql":
+        # date_part is double precision: several times cheaper than EXTRACT's numeric.
+        return sa.cast(sa.func.floor(sa.func.date_part("epoch", T.c.start_time) / step),
+                       sa.BigInteger)
+    # SQLite: extract(epoch) compiles to CAST(STRFTIME('%s', ...) AS INTEGER).
+    return sa.cast(sa.extract("epoch", T.c.start_time), sa.BigInteger) // step
 
 
 def _scope(since, until=None, api_key=None):
@@ -64,7 +68,7 @@ def overview(engine, range_name="1d", api_key=None, now=None):
     now = now or utcnow()
     start, step, count = _window(range_name, now)
     since = dt.datetime.fromtimestamp(start, dt.timezone.utc)
-    bucket = _epoch() // step
+    bucket = _bucket(engine, step)
     failed = sa.case((T.c.status != "success", 1), else_=0)
     cols = [bucket.label("b"), sa.func.count().label("n"), sa.func.sum(failed).label("err"),
             sa.func.sum(T.c.total_tokens).label("tok"), sa.func.sum(T.c.spend).label("spend")]
@@ -112,6 +116,30 @@ def _point(b, step, row, pct):
             "p95": float(p95) if p95 is not None else None}
 
 
+def tops(engine, dimensions, since, limit=8, api_key=None):
+    """``{dimension: top(...)}`` for several dimensions; one scan on PostgreSQL."""
+    if engine.dialect.name != "postgresql" or len(dimensions) < 2:
+        return {d: top(engine, d, since, limit, api_key) for d in dimensions}
+    cols = [DIMENSIONS[d] for d in dimensions]
+    query = (sa.select(*cols, sa.func.max(T.c.key_alias).label("alias"),
+                       sa.func.sum(T.c.spend).label("spend"), sa.func.count().label("n"),
+                       sa.func.sum(T.c.total_tokens).label("tok"),
+                       *[sa.func.grouping(c).label(f"g{i}") for i, c in enumerate(cols)])
+             .where(*_scope(since, api_key=api_key))
+             .group_by(sa.func.grouping_sets(*[sa.tuple_(c) for c in cols])))
+    found = {d: [] for d in dimensions}
+    with engine.connect() as conn:
+        for r in conn.execute(query):
+            i = next(i for i in range(len(cols)) if getattr(r, f"g{i}") == 0)
+            dim, ident = dimensions[i], r[i]
+            name = r.alias if dim == "key" else ident
+            found[dim].append({"id": ident, "name": _name(dim, ident, name),
+                               "spend": float(r.spend or 0), "requests": int(r.n),
+                               "tokens": int(r.tok or 0)})
+    return {d: sorted(rows, key=lambda x: (-x["spend"], -x["requests"]))[:limit]
+            for d, rows in found.items()}
+
+
 def top(engine, dimension, since, limit=8, api_key=None):
     """The ``limit`` biggest spenders of a dimension (key/team/model) since ``since``.
 
@@ -145,7 +173,7 @@ def spend_by_day(engine, dimension, days=30, api_key=None, now=None, limit=200):
     first = (int(now.timestamp()) // DAY - days + 1) * DAY
     since = dt.datetime.fromtimestamp(first, dt.timezone.utc)
     col = DIMENSIONS[dimension]
-    day = (_epoch() // DAY).label("day")
+    day = _bucket(engine, DAY).label("day")
     name = sa.func.max(T.c.key_alias if dimension == "key" else col)
     query = (sa.select(day, col.label("id"), name.label("name"),
                        sa.func.sum(T.c.spend).label("spend"), sa.func.count().label("n"),
@@ -211,16 +239,14 @@ def _log_row(mapping):
     return row
 
 
-def filter_choices(engine, since, api_key=None):
-    """Distinct keys (token, alias), teams and models seen since ``since``, for the filters."""
-    scope = _scope(since, api_key=api_key)
+def filter_choices(engine, api_key=None):
+    """Keys (token, alias) and teams to filter the logs by, from the keys and teams tables."""
+    query = sa.select(keys.c.token, keys.c.key_alias, keys.c.key_name).order_by(
+        keys.c.key_alias).limit(1000)
+    if api_key is not None:
+        query = query.where(keys.c.token == api_key)
     with engine.connect() as conn:
-        keys = conn.execute(sa.select(T.c.api_key, sa.func.max(T.c.key_alias)).where(
-            *scope, T.c.api_key.is_not(None)).group_by(T.c.api_key).limit(500)).all()
-        teams = conn.execute(sa.select(T.c.team_id).where(
-            *scope, T.c.team_id.is_not(None)).group_by(T.c.team_id).limit(500)).scalars().all()
-        models = conn.execute(sa.select(T.c.model_group).where(
-            *scope, T.c.model_group.is_not(None)).group_by(T.c.model_group).limit(500)
-        ).scalars().all()
-    return {"key_options": sorted(((k, a or k[:8]) for k, a in keys), key=lambda x: x[1]),
-            "teams": sorted(teams), "models": sorted(models)}
+        key_rows = conn.execute(query).all()
+        team_ids = conn.execute(sa.select(teams.c.team_id).order_by(teams.c.team_id)
+                                .limit(1000)).scalars().all() if api_key is None else []
+    return {"key_options": [(t, a or n or t[:8]) for t, a, n in key_rows], "teams": team_ids}

@@ -140,10 +140,10 @@ def column_chart(title, times, values, fmt=str):
 
 
 def money(value):
-    """Dollars with at least 2 decimals (4 for sub-cent amounts)."""
+    """Dollars with at least 2 decimals (up to 6 for sub-cent amounts: $0.000045)."""
     value = float(value or 0)
     if 0 < abs(value) < 0.01:
-        return f"${value:.4f}"
+        return "$" + f"{value:.6f}".rstrip("0")
     return f"${value:,.2f}"
 
 

@@ -97,10 +97,11 @@ def overview():
 
 
 def _tops(engine, since, key):
-    dims = [("Top models by spend", "model")]
-    if key is None:
-        dims += [("Top keys by spend", "key"), ("Top teams by spend", "team")]
-    return [(title, reports.top(engine, dim, since, api_key=key)) for title, dim in dims]
+    titles = {"model": "Top models by spend", "key": "Top keys by spend",
+              "team": "Top teams by spend"}
+    dims = ("model",) if key is not None else ("model", "key", "team")
+    found = reports.tops(engine, dims, since, api_key=key)
+    return [(titles[d], found[d]) for d in dims]
 
 
 def _log_filters():
@@ -125,8 +126,8 @@ def logs():
     page = request.args.get("page", "1")
     page = int(page) if page.isdigit() and int(page) > 0 else 1
     rows, more = reports.recent_logs(engine, filters, page, PER_PAGE)
-    since = reports.utcnow() - dt.timedelta(days=30)
-    choices = reports.filter_choices(engine, since, api_key=_own_key())
+    choices = reports.filter_choices(engine, api_key=_own_key())
+    choices["models"] = sorted(current_app.extensions["switchboard.settings"].by_name)
     args = {k: v for k, v in request.args.items() if k != "page"}
     return render_template("logs.html", rows=rows, more=more, page=page, choices=choices,
                            args=args, query=_query(args))
@@ -171,7 +172,8 @@ def spend():
     daily = charts.column_chart("Spend per day", data["days"], data["totals"], charts.money)
     by_item = charts.bar_chart(f"Spend by {dim}", [(i["name"], i["spend"]) for i in items],
                                charts.money)
-    return render_template("spend.html", dim=dim, days=days, rows=data["rows"], items=items,
+    daily_rows = list(zip(data["days"], data["totals"], strict=True))[::-1]
+    return render_template("spend.html", dim=dim, days=days, daily_rows=daily_rows, items=items,
                            daily=daily, by_item=by_item, total=sum(data["totals"]))
 
 

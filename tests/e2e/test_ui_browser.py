@@ -3,13 +3,13 @@ server: login, every page with its charts, no console errors, screenshots, the r
 import datetime as dt
 import re
 
+import openai
 import pytest
 import requests
-import sqlalchemy as sa
 
 from app.store import Store
 from tests.e2e.browser import charts, chrome, console_errors
-from tests.e2e.helpers import MASTER_KEY, model, start_gateway
+from tests.e2e.helpers import MASTER_KEY, model, start_gateway, wait_for
 from tests.ui.seed import UTC, log_row, seed_logs
 
 PAGES = ("/ui", "/ui/keys", "/ui/teams", "/ui/users", "/ui/models", "/ui/logs", "/ui/spend",
@@ -122,9 +122,47 @@ def test_api_still_needs_the_master_key(ui_gateway):
         assert {m.id for m in client.models.list()} == {"gpt-3.5-turbo", "unreachable"}
 
 
-def _count_rows(url):
-    engine = sa.create_engine(url)
-    with engine.connect() as conn:
-        n = conn.execute(sa.text("SELECT count(*) FROM spend_logs")).scalar()
-    engine.dispose()
-    return n
+def _page_has(driver, url, *needles):
+    driver.get(url)
+    return all(n in driver.page_source for n in needles)
+
+
+def test_full_flow_key_created_in_the_ui_shows_up_in_logs_keys_and_charts(
+        ui_gateway, driver, shots, fake):
+    pytest.importorskip("app.keys.manage")
+    from selenium.webdriver.common.by import By
+    log_in(driver, ui_gateway, MASTER_KEY)
+    driver.get(ui_gateway.url + "/ui/keys")
+    form = driver.find_element(By.CSS_SELECTOR, 'form[action="/ui/keys"][method="post"]')
+    form.find_element(By.NAME, "key_alias").send_keys("browser-key")
+    form.find_element(By.CSS_SELECTOR, 'button[type="submit"]').click()
+    raw = driver.find_element(By.ID, "raw-key").text
+    assert raw.startswith("sk-")
+    driver.find_element(By.CSS_SELECTOR, "button.copy").click()
+    with ui_gateway.client(api_key=raw) as client:
+        reply = client.chat.completions.create(
+            model="gpt-3.5-turbo", messages=[{"role": "user", "content": "hello"}])
+        assert reply.choices[0].message.content
+        with pytest.raises(openai.APIStatusError):
+            client.chat.completions.create(model="unreachable",
+                                           messages=[{"role": "user", "content": "x"}])
+    logs = ui_gateway.url + "/ui/logs"
+    assert wait_for(lambda: _page_has(driver, logs, '<td class="alias">browser-key</td>',
+                                      '<tr class="failure">'), timeout=8)
+    driver.save_screenshot(str(shots / "flow_logs.png"))
+    print(f"screenshot flow logs: {shots / 'flow_logs.png'}")
+
+    def key_spend():
+        driver.get(ui_gateway.url + "/ui/keys?q=browser-key")
+        cells = driver.find_elements(By.CSS_SELECTOR, "td .money")
+        return cells and re.fullmatch(r"\$\d+\.\d{2,}", cells[0].text) \
+            and cells[0].text not in ("$0.00",) and cells[0].text
+    assert wait_for(key_spend, timeout=8)
+    driver.get(ui_gateway.url + "/ui/spend?by=key")
+    chart = driver.find_elements(By.CSS_SELECTOR, "svg.chart")[1]
+    assert "browser-key" in chart.get_attribute("innerHTML")
+    driver.get(ui_gateway.url + "/ui")
+    assert "browser-key" in driver.page_source
+    assert console_errors(driver) == []
+    driver.save_screenshot(str(shots / "flow_overview.png"))
+    print(f"screenshot flow overview: {shots / 'flow_overview.png'}")

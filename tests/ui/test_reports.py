@@ -100,3 +100,14 @@ def test_percentile_matches_percentile_cont():
     assert reports.percentile([1, 2, 3, 4], 0.5) == 2.5
     assert reports.percentile([10], 0.95) == 10
     assert reports.percentile([], 0.5) is None
+
+
+def test_tops_in_one_scan_match_each_top(store):
+    seed_logs(store.engine, [
+        log_row(i, _at(i), api_key=f"{i % 3:064x}", key_alias=f"k{i % 3}", team_id=f"t{i % 2}",
+                model_group=f"m{i % 4}", spend=0.25 * i) for i in range(1, 25)])
+    since = NOW - dt.timedelta(days=1)
+    both = reports.tops(store.engine, ("model", "key", "team"), since, limit=3)
+    for dim in ("model", "key", "team"):
+        assert both[dim] == reports.top(store.engine, dim, since, limit=3)
+    assert [r["name"] for r in both["key"]] == ["k0", "k2", "k1"]   # 27, 25, 23
