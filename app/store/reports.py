@@ -37,8 +37,10 @@ def _bucket(engine, step):
     """start_time // step (epoch seconds) as an integer, the cheap way for each dialect."""
     if engine.dialect.name == "postgresql":
         # date_part is double precision: several times cheaper than EXTRACT's numeric.
-        return sa.cast(sa.func.floor(sa.func.date_part("epoch", T.c.start_time) / step),
-                       sa.BigInteger)
+        # Literals, not bound parameters: the expression must render identically wherever it
+        # appears (SELECT list, GROUPING SETS).
+        epoch = sa.func.date_part(sa.literal_column("'epoch'"), T.c.start_time)
+        return sa.cast(sa.func.floor(epoch / sa.literal_column(str(int(step)))), sa.BigInteger)
     # SQLite: extract(epoch) compiles to CAST(STRFTIME('%s', ...) AS INTEGER).
     return sa.cast(sa.extract("epoch", T.c.start_time), sa.BigInteger) // step
 
@@ -189,6 +191,50 @@ def spend_by_day(engine, dimension, days=30, api_key=None, now=None, limit=200):
     for row in rows:
         totals[row["day"]] = totals.get(row["day"], 0.0) + row["spend"]
     return {"days": day_list, "rows": rows, "totals": [totals[d] for d in day_list]}
+
+
+def spend_summary(engine, dimension, days=30, api_key=None, now=None):
+    """Spend per UTC day and per key/team/model (totals only, for the Spend page).
+
+    Returns ``{"days": [epoch of each day], "totals": [spend per day], "items": [{"id",
+    "name", "spend", "requests", "tokens"}, biggest first]}``; one scan on PostgreSQL.
+    """
+    if engine.dialect.name != "postgresql":
+        return _summary_of(spend_by_day(engine, dimension, days, api_key, now, limit=10**6))
+    now = now or utcnow()
+    first = (int(now.timestamp()) // DAY - days + 1) * DAY
+    since = dt.datetime.fromtimestamp(first, dt.timezone.utc)
+    col, day = DIMENSIONS[dimension], _bucket(engine, DAY)
+    name = sa.func.max(T.c.key_alias if dimension == "key" else col)
+    query = (sa.select(day.label("day"), col.label("id"), name.label("name"),
+                       sa.func.sum(T.c.spend).label("spend"), sa.func.count().label("n"),
+                       sa.func.sum(T.c.total_tokens).label("tok"),
+                       sa.func.grouping(day).label("g"))
+             .where(*_scope(since, api_key=api_key))
+             .group_by(sa.func.grouping_sets(sa.tuple_(day), sa.tuple_(col))))
+    totals, items = {}, []
+    with engine.connect() as conn:
+        for r in conn.execute(query):
+            if r.g == 0:
+                totals[int(r.day) * DAY] = float(r.spend or 0)
+            else:
+                items.append({"id": r.id, "name": _name(dimension, r.id, r.name),
+                              "spend": float(r.spend or 0), "requests": int(r.n),
+                              "tokens": int(r.tok or 0)})
+    day_list = [first + i * DAY for i in range(days)]
+    return {"days": day_list, "totals": [totals.get(d, 0.0) for d in day_list],
+            "items": sorted(items, key=lambda i: (-i["spend"], -i["requests"]))}
+
+
+def _summary_of(data):
+    per_item = {}
+    for row in data["rows"]:
+        item = per_item.setdefault(row["id"], {"id": row["id"], "name": row["name"],
+                                               "spend": 0.0, "requests": 0, "tokens": 0})
+        for field in ("spend", "requests", "tokens"):
+            item[field] += row[field]
+    items = sorted(per_item.values(), key=lambda i: (-i["spend"], -i["requests"]))
+    return {"days": data["days"], "totals": data["totals"], "items": items}
 
 
 LOG_COLUMNS = (T.c.id, T.c.request_id, T.c.call_type, T.c.key_alias, T.c.api_key, T.c.team_id,

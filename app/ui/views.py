@@ -161,14 +161,8 @@ def spend():
     dim = request.args.get("by", "key")
     dim = dim if dim in SPEND_DIMENSIONS else "key"
     days = _days()
-    data = reports.spend_by_day(_engine(), dim, days, api_key=_own_key())
-    per_item = {}
-    for row in data["rows"]:
-        item = per_item.setdefault(row["id"], {"name": row["name"], "spend": 0.0,
-                                               "requests": 0, "tokens": 0})
-        for field in ("spend", "requests", "tokens"):
-            item[field] += row[field]
-    items = sorted(per_item.values(), key=lambda i: -i["spend"])
+    data = reports.spend_summary(_engine(), dim, days, api_key=_own_key())
+    items = data["items"]
     daily = charts.column_chart("Spend per day", data["days"], data["totals"], charts.money)
     by_item = charts.bar_chart(f"Spend by {dim}", [(i["name"], i["spend"]) for i in items],
                                charts.money)

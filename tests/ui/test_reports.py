@@ -111,3 +111,18 @@ def test_tops_in_one_scan_match_each_top(store):
     for dim in ("model", "key", "team"):
         assert both[dim] == reports.top(store.engine, dim, since, limit=3)
     assert [r["name"] for r in both["key"]] == ["k0", "k2", "k1"]   # 27, 25, 23
+
+
+def test_spend_summary_matches_spend_by_day(store):
+    seed_logs(store.engine, [
+        log_row(i, NOW - dt.timedelta(hours=7 * i), api_key=f"{i % 3:064x}",
+                key_alias=f"k{i % 3}", spend=0.25 * i, team_id="t") for i in range(1, 40)])
+    for dim in ("key", "team", "model"):
+        full = reports.spend_by_day(store.engine, dim, days=7, now=NOW)
+        summary = reports.spend_summary(store.engine, dim, days=7, now=NOW)
+        assert summary["days"] == full["days"] and summary["totals"] == full["totals"]
+        per_item = {}
+        for row in full["rows"]:
+            per_item[row["name"]] = per_item.get(row["name"], 0) + row["spend"]
+        assert {i["name"]: i["spend"] for i in summary["items"]} == per_item
+        assert [i["spend"] for i in summary["items"]] == sorted(per_item.values(), reverse=True)
