@@ -79,7 +79,7 @@ def overview():
             charts.compact)),
         ("Error rate", charts.line_chart(
             "Error rate", times, [("errors %", [p["error_rate"] * 100 for p in points])],
-            lambda v: f"{v:.0f}%")),
+            lambda v: f"{v:.3g}%")),
         ("Latency p50 / p95 (ms)", charts.line_chart(
             "Latency", times, [("p50", [p["p50"] for p in points]),
                                ("p95", [p["p95"] for p in points])], charts.compact)),
