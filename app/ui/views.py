@@ -39,7 +39,10 @@ def root():
 
 @bp.route("/ui/login", methods=["GET", "POST"])
 def login():
-    """One form, one password field; a wrong key gets one generic message (401)."""
+    """One form, one password field; a wrong key gets the form back with one generic message.
+
+    (200, not 401: the browser would log a failed page load as a console error.)
+    """
     if request.method == "GET":
         return render_template("login.html", error=None)
     limiter = current_app.extensions["switchboard.ui"]
@@ -50,7 +53,7 @@ def login():
     fields = auth.authenticate(request.form.get("key", "").strip())
     if fields is None:
         limiter.failed(addr)
-        return render_template("login.html", error="Invalid key."), 401
+        return render_template("login.html", error="Invalid key.")
     auth.start_session(fields)
     target = request.args.get("next", "")
     return redirect(target if target.startswith("/ui") and "//" not in target else "/ui")
