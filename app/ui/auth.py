@@ -105,6 +105,16 @@ class LoginLimiter:
         return "ui:login:" + hashlib.sha256(str(addr).encode()).hexdigest()[:32]
 
 
+def client_address():
+    """Who is trying to log in: the peer, or behind a local proxy (the nginx site) the address
+    that proxy appended to X-Forwarded-For (only a local peer is trusted to set it)."""
+    addr = request.remote_addr or "-"
+    forwarded = request.headers.get("X-Forwarded-For", "")
+    if addr in ("127.0.0.1", "::1") and forwarded:
+        return forwarded.rsplit(",", 1)[-1].strip() or addr
+    return addr
+
+
 def authenticate(raw):
     """The session fields for a master or virtual key, or None."""
     master = current_app.config["SWITCHBOARD_MASTER_KEY"]

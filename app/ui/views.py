@@ -3,7 +3,7 @@ import csv
 import datetime as dt
 import io
 
-from flask import Response, current_app, g, redirect, render_template, request
+from flask import Response, current_app, g, redirect, render_template, request, session
 
 from app.store import store_of
 from app.store import reports
@@ -46,7 +46,7 @@ def login():
     if request.method == "GET":
         return render_template("login.html", error=None)
     limiter = current_app.extensions["switchboard.ui"]
-    addr = request.remote_addr or "-"
+    addr = auth.client_address()
     if limiter.blocked(addr):
         return render_template("login.html", error="Too many attempts; wait a few minutes "
                                "and try again."), 429
@@ -62,7 +62,6 @@ def login():
 @bp.post("/ui/logout")
 def logout():
     """End the session (a POST form with the CSRF token)."""
-    from flask import session
     session.clear()
     return redirect("/ui/login")
 

@@ -102,6 +102,31 @@ def test_failed_logins_are_rate_limited(ui_app):
     assert resp.status_code == 302
 
 
+def test_behind_the_local_proxy_each_client_has_its_own_limit(ui_app):
+    proxied = ui_app.test_client()
+    for _ in range(11):
+        token = csrf_of(proxied.get("/ui/login").text)
+        resp = proxied.post("/ui/login", data={"key": "nope", "csrf_token": token},
+                            headers={"X-Forwarded-For": "203.0.113.7"})
+    assert resp.status_code == 429
+    other = ui_app.test_client()
+    token = csrf_of(other.get("/ui/login").text)
+    resp = other.post("/ui/login", data={"key": MASTER, "csrf_token": token},
+                      headers={"X-Forwarded-For": "203.0.113.8"})
+    assert resp.status_code == 302
+    spoofed = ui_app.test_client()   # a remote peer's X-Forwarded-For is not trusted
+    token = csrf_of(spoofed.get("/ui/login").text)
+    resp = spoofed.post("/ui/login", data={"key": "nope", "csrf_token": token},
+                        headers={"X-Forwarded-For": "203.0.113.7"},
+                        environ_base={"REMOTE_ADDR": "198.51.100.1"})
+    assert resp.status_code == 200
+
+
+def test_pages_allow_nothing_from_another_origin(admin):
+    csp = admin.get("/ui").headers["Content-Security-Policy"]
+    assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp
+
+
 def test_rate_limit_shared_through_redis(sqlite_url, redis_clean):
     app = make_ui_app(sqlite_url)
     from app import kv
