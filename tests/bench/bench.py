@@ -2,7 +2,7 @@
 
     python tests/bench/bench.py [--duration 10] [--concurrency 1,64] [--scenarios chat,stream,embed]
                                 [--workers 1] [--upstream-latency-ms 0] [--cpu 1]
-                                [--switchboard PATH] [--soak N] [--quiet-wait 0]
+                                [--switchboard PATH] [--soak N] [--quiet-wait 0] [--no-ui]
 
 Not part of the test suite (pytest collects nothing here). Needs Linux (/proc); uses ``wrk`` when
 it is on PATH (apt-get install wrk), else a Python client.
@@ -79,7 +79,7 @@ def start_upstream(latency_ms, cpus):
     return proc, int(line.split()[1])
 
 
-def write_config(tmp, upstream_port):
+def write_config(tmp, upstream_port, ui=True):
     base = f"http://127.0.0.1:{upstream_port}/v1"
     params = {"api_base": base, "api_key": "sk-fake-upstream"}
     config = {  # JSON is YAML
@@ -90,7 +90,7 @@ def write_config(tmp, upstream_port):
              "litellm_params": dict(params, model="openai/text-embedding-3-small")}],
         "litellm_settings": {"drop_params": True, "num_retries": 0, "request_timeout": 60},
         "general_settings": {"master_key": MASTER_KEY,
-                             "access_log": os.path.join(tmp, "access.log")},
+                             "access_log": os.path.join(tmp, "access.log"), "ui": ui},
     }
     path = os.path.join(tmp, "config.yaml")
     with open(path, "w") as f:
@@ -281,6 +281,8 @@ def parse_args(argv=None):
                    help="gateway CPUs, e.g. 1 or 0,1 (default: 1 on 2+ cores)")
     p.add_argument("--switchboard", default=os.path.join(os.path.dirname(sys.executable),
                                                          "switchboard"))
+    p.add_argument("--no-ui", action="store_true",
+                   help="general_settings.ui: false (the dashboard's cost on the API path)")
     p.add_argument("--soak", type=int, default=0, help="N mixed requests, then RSS flat check")
     p.add_argument("--soak-timeout", type=float, default=300.0)
     p.add_argument("--quiet-wait", type=float, default=0.0,
@@ -311,7 +313,7 @@ def on_signal(signum, frame):
 def run(args, tmp, procs):
     upstream, up_port = start_upstream(args.upstream_latency_ms, args.other_cpus)
     procs.append(upstream)
-    config, gw_port = write_config(tmp, up_port), clients.free_port()
+    config, gw_port = write_config(tmp, up_port, ui=not args.no_ui), clients.free_port()
     with open(os.path.join(tmp, "post.lua"), "w") as f:
         f.write(WRK_LUA)
     log = os.path.join(tmp, "gateway.log")
