@@ -99,6 +99,7 @@ def keys():
     rows = sort_rows(rows, sort, descending)
     for row in rows:
         row["budget_pct"] = budget_percent(row)
+        row.setdefault("token_id", row.get("token"))
     return render_template("keys.html", rows=rows, q=query, sort=sort, descending=descending)
 
 
