@@ -1,6 +1,8 @@
 """Aggregates over spend_logs, on SQLite and PostgreSQL, against rows seeded by hand."""
 import datetime as dt
 
+import pytest
+
 from app.store import reports
 from tests.ui.seed import UTC, log_row, seed_logs
 
@@ -126,3 +128,18 @@ def test_spend_summary_matches_spend_by_day(store):
             per_item[row["name"]] = per_item.get(row["name"], 0) + row["spend"]
         assert {i["name"]: i["spend"] for i in summary["items"]} == per_item
         assert [i["spend"] for i in summary["items"]] == sorted(per_item.values(), reverse=True)
+
+
+def test_latency_percentiles_match_percentile_cont_on_random_data(store):
+    import random
+    rnd = random.Random(5)
+    rows, expected = [], {}
+    for minute in range(1, 6):
+        lat = [round(rnd.uniform(5, 900), 3) for _ in range(rnd.randint(1, 40))]
+        rows += [log_row(len(rows) + i, _at(minute), latency_ms=v) for i, v in enumerate(lat)]
+        expected[minute] = (reports.percentile(lat, 0.5), reports.percentile(lat, 0.95))
+    seed_logs(store.engine, rows)
+    points = reports.overview(store.engine, "1h", now=NOW)
+    for minute, (p50, p95) in expected.items():
+        point = points[-1 - minute]
+        assert point["p50"] == pytest.approx(p50) and point["p95"] == pytest.approx(p95)
