@@ -54,5 +54,7 @@ def create_app(config=None):
     gateway.init_app(app)
     for bp in BLUEPRINTS:
         app.register_blueprint(bp)
+    from app import ui
+    ui.init_app(app, settings)
     app.extensions[READY] = True
     return app

@@ -167,8 +167,9 @@ def _begin():
     g.t0 = time.perf_counter()
     g.log = accesslog.begin(g.request_id, request.method, request.path)
     master = current_app.config["SWITCHBOARD_MASTER_KEY"]
+    # The dashboard (blueprint "ui") authenticates with its session cookie instead.
     if master is not None and request.endpoint is not None \
-            and request.endpoint not in _OPEN_ENDPOINTS:
+            and request.endpoint not in _OPEN_ENDPOINTS and request.blueprint != "ui":
         keys.authenticate(master)
 
 

@@ -3,7 +3,7 @@
     python tests/bench/bench.py [--duration 10] [--concurrency 1,64] [--scenarios chat,stream,embed]
                                 [--redis-url URL]  (scenario vkey)
                                 [--workers 1] [--upstream-latency-ms 0] [--cpu 1]
-                                [--switchboard PATH] [--soak N] [--quiet-wait 0]
+                                [--switchboard PATH] [--soak N] [--quiet-wait 0] [--no-ui]
                                 [--router simple-shuffle,least-busy@redis,...] [--redis-url URL]
                                 [--cache local|redis]
 
@@ -121,7 +121,7 @@ def write_config(tmp, upstream_port, args, variant=None):
         "litellm_settings": {"drop_params": True, "num_retries": 0, "request_timeout": 60,
                              **cache_settings(args)},
         "general_settings": {"master_key": MASTER_KEY,
-                             "access_log": os.path.join(tmp, "access.log")},
+                             "access_log": os.path.join(tmp, "access.log"), "ui": not args.no_ui},
     }
     config["general_settings"]["database_url"] = f"sqlite:///{os.path.join(tmp, 'keys.db')}"
     if "vkey" in args.scenarios:
@@ -345,6 +345,8 @@ def parse_args(argv=None):
                    help="gateway CPUs, e.g. 1 or 0,1 (default: 1 on 2+ cores)")
     p.add_argument("--switchboard", default=os.path.join(os.path.dirname(sys.executable),
                                                          "switchboard"))
+    p.add_argument("--no-ui", action="store_true",
+                   help="general_settings.ui: false (the dashboard's cost on the API path)")
     p.add_argument("--soak", type=int, default=0, help="N mixed requests, then RSS flat check")
     p.add_argument("--router", default="", help="router variants, e.g. "
                    "simple-shuffle,least-busy@redis,usage-based-routing-v2@redis")
