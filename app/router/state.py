@@ -142,6 +142,7 @@ class State:
         self.clock = clock
         self.prefix = f"{os.getpid()}-{id(self):x}-"
         self.pending = []  # (keys, args) of releases not yet sent to Redis
+        self._static = {}  # deployment id -> (key prefix, (rpm limit, tpm limit, weight))
         self.flusher = None
 
     def reserve(self, strategy, deps, rng, buffer):
@@ -160,10 +161,17 @@ class State:
         minute = int(now // 60)
         keys, args = [], [strategy, int(now * 1000), repr(rnd), repr(buffer), token,
                           int(IN_FLIGHT_TTL * 1000), len(deps), LATENCY_ALPHA]
+        local = self.local
         for d in deps:
-            keys.extend(_keys(d.id, minute)[:5])
-            args.extend((_limit(d.rpm), _limit(d.tpm), strategies.weight(d),
-                         1 if self.local.stats(d.id).cooled else 0))
+            static = self._static.get(d.id)
+            if static is None:
+                static = self._static[d.id] = (
+                    f"sb:router:{d.id}:", (_limit(d.rpm), _limit(d.tpm), strategies.weight(d)))
+            base = static[0]
+            keys += (base + "cd", base + "if", f"{base}rpm:{minute}", f"{base}tpm:{minute}",
+                     base + "lat")
+            args += static[1]
+            args.append(1 if local.dep(d.id).cool_until > now else 0)
         riders = self._take(MAX_RIDERS)
         for rkeys, rargs in riders:
             keys.extend(rkeys)
