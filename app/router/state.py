@@ -143,6 +143,7 @@ class State:
         self.prefix = f"{os.getpid()}-{id(self):x}-"
         self.pending = []  # (keys, args) of releases not yet sent to Redis
         self._static = {}  # deployment id -> (key prefix, (rpm limit, tpm limit, weight))
+        self._pending_lock = threading.Lock()
         self.flusher = None
 
     def reserve(self, strategy, deps, rng, buffer):
@@ -178,7 +179,7 @@ class State:
             args.extend(rargs)
         got = self.kv.script("router_pick", keys, args, fallback=_DOWN)
         if got is _DOWN:
-            self.pending[:0] = riders  # sent again when Redis answers
+            self._requeue(riders)  # sent again when Redis answers
             return _DOWN
         return None if got == 0 else int(got) - 1
 
@@ -186,10 +187,10 @@ class State:
         """End a reservation (after the answer, streams included); no round trip of its own."""
         if res.shared and self.kv is not None:
             base = f"sb:router:{dep_id}"
-            self.pending.append(((f"{base}:if", f"{base}:tpm:{int(self.clock() // 60)}",
-                                  f"{base}:lat"),
-                                 (res.token, int(tokens or 0),
-                                  -1 if latency is None else repr(latency))))
+            entry = ((f"{base}:if", f"{base}:tpm:{int(self.clock() // 60)}", f"{base}:lat"),
+                     (res.token, int(tokens or 0), -1 if latency is None else repr(latency)))
+            with self._pending_lock:
+                self.pending.append(entry)
             if self.flusher is None:
                 self.flusher = threading.Thread(target=self._flush_loop, name="router-flush",
                                                 daemon=True)
@@ -199,8 +200,15 @@ class State:
         self.local.release(dep_id, res.token, tokens or 0, latency)
 
     def _take(self, limit):
-        taken, self.pending[:limit] = self.pending[:limit], []
+        if not self.pending:
+            return []
+        with self._pending_lock:
+            taken, self.pending[:limit] = self.pending[:limit], []
         return taken
+
+    def _requeue(self, entries):
+        with self._pending_lock:
+            self.pending[:0] = entries
 
     def flush(self):
         """Send the queued releases now (one round trip); True when nothing is left."""
@@ -210,7 +218,7 @@ class State:
         keys = [k for rkeys, _ in batch for k in rkeys]
         args = [LATENCY_ALPHA] + [a for _, rargs in batch for a in rargs]
         if self.kv.script("router_done", keys, args, fallback=_DOWN) is _DOWN:
-            self.pending[:0] = batch
+            self._requeue(batch)
             return True  # Redis is down: wait for the next round
         return not self.pending
 
