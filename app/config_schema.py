@@ -22,7 +22,7 @@ KNOWN = {name: frozenset(text.split()) for name, text in {
         success_callback failure_callback callbacks service_callbacks turn_off_message_logging
         redact_user_api_key_info cache_params fallbacks default_fallbacks context_window_fallbacks
         content_policy_fallbacks modify_params force_ipv4 ssl_verify max_budget budget_duration
-        require_auth_for_metrics_endpoint""",
+        require_auth_for_metrics_endpoint allowed_fails cooldown_time disable_cooldowns""",
     "general_settings": """master_key allow_client_side_credentials allow_private_api_base
         max_request_size_mb max_response_size_mb access_log database_url store_model_in_db
         database_connection_pool_limit database_connection_timeout alerting alerting_threshold
@@ -238,6 +238,9 @@ class _LitellmSettings(_Open):
     request_timeout = _positive()
     num_retries = _Int(validate=Range(min=0))
     # LiteLLM reads these here too; router_settings wins when both are given.
+    allowed_fails = _Int(validate=Range(min=0))
+    cooldown_time = fields.Float(validate=Range(min=0))
+    disable_cooldowns = fields.Boolean()
     fallbacks = _Fallbacks(allow_none=True)
     context_window_fallbacks = _Fallbacks(allow_none=True)
     content_policy_fallbacks = _Fallbacks(allow_none=True)

@@ -21,8 +21,10 @@ LOCK_KEY = "sb:router:health-lock"
 def status(router):
     """{"groups": [{"model_name", "deployments": [...]}]} (see HELPERS.md's contract)."""
     groups = []
-    for name, routes in router.table.groups.items():
-        deps = [r[0] for r in routes]
+    named = [(name, [r[0] for r in routes]) for name, routes in router.table.groups.items()]
+    # Wildcard entries keep their state under their own id, whatever name they served.
+    named += [(pattern, [dep]) for pattern, dep, _ in router.table.wildcards]
+    for name, deps in named:
         live = router.state.status(deps)
         groups.append({"model_name": name, "deployments": [
             _row(dep, live[dep.id]) for dep in deps]})

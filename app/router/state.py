@@ -142,6 +142,8 @@ class State:
         self.clock = clock
         self.prefix = f"{os.getpid()}-{id(self):x}-"
         self.pending = []  # (keys, args) of releases not yet sent to Redis
+        self._static = {}  # deployment id -> (key prefix, (rpm limit, tpm limit, weight))
+        self._pending_lock = threading.Lock()
         self.flusher = None
 
     def reserve(self, strategy, deps, rng, buffer):
@@ -160,17 +162,24 @@ class State:
         minute = int(now // 60)
         keys, args = [], [strategy, int(now * 1000), repr(rnd), repr(buffer), token,
                           int(IN_FLIGHT_TTL * 1000), len(deps), LATENCY_ALPHA]
+        local = self.local
         for d in deps:
-            keys.extend(_keys(d.id, minute)[:5])
-            args.extend((_limit(d.rpm), _limit(d.tpm), strategies.weight(d),
-                         1 if self.local.stats(d.id).cooled else 0))
+            static = self._static.get(d.id)
+            if static is None:
+                static = self._static[d.id] = (
+                    f"sb:router:{d.id}:", (_limit(d.rpm), _limit(d.tpm), strategies.weight(d)))
+            base = static[0]
+            keys += (base + "cd", base + "if", f"{base}rpm:{minute}", f"{base}tpm:{minute}",
+                     base + "lat")
+            args += static[1]
+            args.append(1 if local.dep(d.id).cool_until > now else 0)
         riders = self._take(MAX_RIDERS)
         for rkeys, rargs in riders:
             keys.extend(rkeys)
             args.extend(rargs)
         got = self.kv.script("router_pick", keys, args, fallback=_DOWN)
         if got is _DOWN:
-            self.pending[:0] = riders  # sent again when Redis answers
+            self._requeue(riders)  # sent again when Redis answers
             return _DOWN
         return None if got == 0 else int(got) - 1
 
@@ -178,10 +187,10 @@ class State:
         """End a reservation (after the answer, streams included); no round trip of its own."""
         if res.shared and self.kv is not None:
             base = f"sb:router:{dep_id}"
-            self.pending.append(((f"{base}:if", f"{base}:tpm:{int(self.clock() // 60)}",
-                                  f"{base}:lat"),
-                                 (res.token, int(tokens or 0),
-                                  -1 if latency is None else repr(latency))))
+            entry = ((f"{base}:if", f"{base}:tpm:{int(self.clock() // 60)}", f"{base}:lat"),
+                     (res.token, int(tokens or 0), -1 if latency is None else repr(latency)))
+            with self._pending_lock:
+                self.pending.append(entry)
             if self.flusher is None:
                 self.flusher = threading.Thread(target=self._flush_loop, name="router-flush",
                                                 daemon=True)
@@ -191,8 +200,15 @@ class State:
         self.local.release(dep_id, res.token, tokens or 0, latency)
 
     def _take(self, limit):
-        taken, self.pending[:limit] = self.pending[:limit], []
+        if not self.pending:
+            return []
+        with self._pending_lock:
+            taken, self.pending[:limit] = self.pending[:limit], []
         return taken
+
+    def _requeue(self, entries):
+        with self._pending_lock:
+            self.pending[:0] = entries
 
     def flush(self):
         """Send the queued releases now (one round trip); True when nothing is left."""
@@ -202,7 +218,7 @@ class State:
         keys = [k for rkeys, _ in batch for k in rkeys]
         args = [LATENCY_ALPHA] + [a for _, rargs in batch for a in rargs]
         if self.kv.script("router_done", keys, args, fallback=_DOWN) is _DOWN:
-            self.pending[:0] = batch
+            self._requeue(batch)
             return True  # Redis is down: wait for the next round
         return not self.pending
 

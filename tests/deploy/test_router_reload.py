@@ -23,9 +23,12 @@ def test_hup_with_redis_router_state_has_zero_failures(tmp_path, fake_upstream, 
     try:
         with Load(gateway.client, HELLO) as load:
             assert wait_for(lambda: len(load.done) >= 20, timeout=10)
-            for _ in range(2):
+            for n in (1, 2):
                 before = len(load.done)
                 gateway.proc.send_signal(signal.SIGHUP)
+                # the reload is done when both new workers booted (2 at start, 2 per reload)
+                assert wait_for(lambda: gateway.stderr().count("Booting worker") >= 2 + 2 * n,
+                                timeout=15), gateway.stderr()
                 assert wait_for(lambda: len(load.done) >= before + 40, timeout=15)
         assert load.failures == [], gateway.stderr()
         assert set(load.done) == {"echo: reload the router"}

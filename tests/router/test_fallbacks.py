@@ -207,3 +207,21 @@ def test_num_retries_from_deployment_and_body(make_app):
     assert client.post("/v1/chat/completions", json={**CHAT, "num_retries": 0}) \
         .status_code == 500
     assert len(responses.calls) == 1  # the request's own wins
+
+
+@responses.activate
+def test_stream_releases_its_reservation_and_bad_timeout_header(make_app):
+    sse = (b'data: {"id":"x","object":"chat.completion.chunk","choices":[{"index":0,'
+           b'"delta":{"content":"hi"},"finish_reason":null}]}\n\ndata: [DONE]\n\n')
+    responses.post(f"{A}/chat/completions", body=sse, content_type="text/event-stream")
+    app = make_app(cfg([entry("main", A, dep_id="s")], routing_strategy="least-busy"))
+    client = app.test_client()
+    resp = client.post("/v1/chat/completions", json={**CHAT, "stream": True})
+    assert b"[DONE]" in resp.get_data()
+    resp.close()
+    row = router_of(app).status()["groups"][0]["deployments"][0]
+    assert row["in_flight"] == 0 and row["requests_this_minute"] == 1
+    assert row["latency_ms"] is not None  # time to first token
+    bad = client.post("/v1/chat/completions", json=CHAT,
+                      headers={"x-switchboard-timeout": "soon"})
+    assert bad.status_code == 400 and bad.json["error"]["param"] == "x-switchboard-timeout"

@@ -74,3 +74,14 @@ def test_prometheus_series(make_app):
            'reason="rate_limit"} 1.0' in text
     assert 'switchboard_deployment_state{deployment="a",model_group="g"} 1.0' in text
     assert 'switchboard_deployment_state{deployment="b",model_group="g"} 0.0' in text
+
+
+def test_status_lists_wildcard_entries(make_app):
+    app = make_app({"model_list": [
+        {"model_name": "anthropic/*", "model_info": {"id": "wild"},
+         "litellm_params": {"model": "anthropic/*", "api_key": "k"}}],
+        "general_settings": {"access_log": "off"}})
+    groups = router_of(app).status()["groups"]
+    assert groups[0]["model_name"] == "anthropic/*"
+    assert groups[0]["deployments"][0]["id"] == "wild"
+    assert groups[0]["deployments"][0]["provider"] == "anthropic"

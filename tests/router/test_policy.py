@@ -76,3 +76,18 @@ def test_fallback_lists():
     assert policy.fallback_list("rate_limit", rs, "a", "a", ("mine",)) == ["mine"]
     assert policy.fallback_list("server", RouterSettings(default_fallbacks=["d"]), "a", "a",
                                 None) == ["d"]
+
+
+def test_litellm_settings_are_read_where_litellm_reads_them():
+    from app.config import load_config
+    from app.router.settings import from_settings
+    rs = from_settings(load_config({
+        "model_list": [{"model_name": "m", "litellm_params": {"model": "mock/x"}}],
+        "litellm_settings": {"num_retries": 3, "allowed_fails": 1, "cooldown_time": 30,
+                             "fallbacks": [{"m": ["n"]}],
+                             "context_window_fallbacks": [{"m": ["big"]}]},
+        "router_settings": {"cooldown_time": 7}}))
+    assert (rs.num_retries, rs.allowed_fails, rs.cooldown_time) == (3, 1, 7)
+    assert rs.fallbacks == {"m": ["n"]} and rs.context_window_fallbacks == {"m": ["big"]}
+    assert from_settings(load_config({"model_list": [
+        {"model_name": "m", "litellm_params": {"model": "mock/x"}}]})).cooldown_time == 5.0

@@ -185,3 +185,13 @@ def test_sharing_resumes_within_seconds_after_redis_comes_back(redis_clean):
     finally:
         proxy.close()
         state.kv.close()
+
+
+def test_allowed_fails_are_counted_across_instances(redis_clean):
+    a, b = shared(redis_clean), shared(redis_clean)
+    ids = ["x-a", "x-b"]
+    if 60 - time.time() % 60 < 1:  # failures are counted per UTC minute
+        time.sleep(1.1)
+    assert not a.failure("x-a", ids, False, 1, 5.0, "server")
+    assert b.failure("x-a", ids, False, 1, 5.0, "server")  # 2 > allowed_fails across both
+    assert a.status(deployments({"id": "x-a"}))["x-a"]["failures_this_minute"] == 2
