@@ -162,10 +162,13 @@ def _begin():
 
 def _authenticate(master):
     auth = request.headers.get("Authorization", "")
-    given = auth[7:].strip() if auth[:7].lower() == "bearer " else request.headers.get("api-key")
+    headers = request.headers
+    given = auth[7:].strip() if auth[:7].lower() == "bearer " else \
+        headers.get("api-key") or headers.get("x-api-key")  # x-api-key: Anthropic clients
     if not given or not hmac.compare_digest(given.encode(), master):
         raise errors.AuthenticationError(
-            "Invalid or missing proxy API key: send 'Authorization: Bearer <key>'.")
+            "Invalid or missing proxy API key: send 'Authorization: Bearer <key>' "
+            "(or 'x-api-key: <key>').")
 
 
 def _finish(resp):

@@ -217,3 +217,30 @@ def parse_event(data):
     if not isinstance(event, dict):
         raise errors.BadGatewayError(f"{NAME} sent a malformed stream event")
     return event
+
+
+_USAGE_EVENTS = frozenset({"message_start", "message_delta", "message_stop", "error"})
+
+
+def relay_events(call, response):
+    """Anthropic's SSE events as they came (``event:`` + ``data:`` bytes), reading only the ones
+    that carry usage, the end or an error; a stream without message_stop is a 502."""
+    usage = {}
+    for name, data in sse_events(stream_body(response, NAME)):
+        if name is None or name in _USAGE_EVENTS:
+            event = parse_event(data)
+            kind = name = event.get("type")
+            if kind == "error":
+                raise error_from(500, event.get("error"), scrub=scrubber(call))
+            if kind == "message_start":
+                usage.update((event.get("message") or {}).get("usage") or {})
+            elif kind == "message_delta":
+                usage.update({k: v for k, v in (event.get("usage") or {}).items()
+                              if v is not None})
+            call.usage = usage_of(usage)
+            if kind == "message_stop":
+                yield b"event: message_stop\ndata: " + data + b"\n\n"
+                return
+        if isinstance(name, str):
+            yield b"event: " + name.encode() + b"\ndata: " + data + b"\n\n"
+    raise errors.BadGatewayError(f"{NAME} closed the stream before message_stop")

@@ -48,7 +48,7 @@ class Call:
     """One attempt of one client request against one deployment."""
 
     __slots__ = ("endpoint", "body", "overrides", "stream", "deployment", "provider", "target",
-                 "timeout", "session", "usage", "api_key", "drop_params")
+                 "timeout", "session", "usage", "api_key", "drop_params", "native")
 
     def __init__(self, endpoint, body, overrides=EMPTY, stream=False):
         self.endpoint = endpoint
@@ -60,6 +60,9 @@ class Call:
         self.usage = None
         self.api_key = None
         self.drop_params = False
+        # The client's body in another API (Anthropic Messages), for a provider that speaks that
+        # API natively (``speaks_messages``) to send as is instead of translating ``body``.
+        self.native = None
 
     def bind(self, route, session, timeout, drop_params=False):
         """Point this call at one deployment (the router may re-bind it on retry)."""
@@ -76,6 +79,7 @@ class Provider:
 
     name = "base"
     endpoints = frozenset({"chat"})
+    speaks_messages = False  # takes an Anthropic Messages body as is (``Call.native``)
 
     def prepare(self, deployment):
         """Precompute the Target for a deployment."""
@@ -121,6 +125,9 @@ class Provider:
             raise errors.InvalidRequestError(
                 "The request body is nested too deeply (more than 254 levels).") from None
         call.api_key = _bearer(out.headers)
+        return self._post(call, out, stream)
+
+    def _post(self, call, out, stream):
         try:
             resp = http.post(call.session, out.url, out.data, out.headers, call.timeout, stream)
         except requests.exceptions.ConnectTimeout:
