@@ -1,7 +1,7 @@
 """The gateway's exceptions in Anthropic's error shape, with the statuses the anthropic SDK maps
 to its exception classes (``{"type": "error", "error": {"type", "message"}}``)."""
 import orjson
-from flask import g
+from flask import g, has_app_context
 
 # HTTP status -> (status sent, Anthropic error type); anything else 4xx/5xx falls back below.
 _BY_STATUS = {
@@ -29,7 +29,7 @@ def status_and_type(exc):
 def error_body(exc):
     """Anthropic's error object for ``exc``."""
     body = {"type": "error", "error": {"type": status_and_type(exc)[1], "message": exc.message}}
-    rid = g.get("request_id")
+    rid = g.get("request_id") if has_app_context() else None  # none mid-stream
     if rid:
         body["request_id"] = rid
     return body
