@@ -38,8 +38,9 @@ def to_chat(body):
             out[key] = body[key]
     if body.get("stop_sequences"):
         out["stop"] = body["stop_sequences"]
-    if body.get("tools"):
-        out["tools"] = [_tool(t) for t in body["tools"] if _client_tool(t)]
+    tools = [_tool(t) for t in body.get("tools") or () if _client_tool(t)]
+    if tools:  # server tools are left out (refused unless the deployment is Anthropic's)
+        out["tools"] = tools
     choice = body.get("tool_choice")
     if choice and out.get("tools"):
         out.update(_tool_choice(choice))
