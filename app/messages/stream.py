@@ -56,6 +56,7 @@ class MessagesFrame:
         self.tools = {}  # OpenAI tool_calls index -> content block index
         self.finish = None
         self.usage = None
+        self.text_prefix = b""  # the open text block's content_block_delta, up to the text
 
     def chunk(self, payload):
         """The events for one OpenAI chunk payload (JSON bytes)."""
@@ -99,9 +100,12 @@ class MessagesFrame:
             self._open("thinking", {"type": "thinking", "thinking": "", "signature": ""}, out)
             out.append(self._block_delta({"type": "thinking_delta",
                                           "thinking": delta["reasoning_content"]}))
-        if delta.get("content"):
-            self._open("text", {"type": "text", "text": ""}, out)
-            out.append(self._block_delta({"type": "text_delta", "text": delta["content"]}))
+        text = delta.get("content")
+        if text:
+            if self.block is None or self.block[0] != "text":
+                self._open("text", {"type": "text", "text": ""}, out)
+            # The hot path (most events are text): a prefix per block, only the text encoded.
+            out.append(self.text_prefix + orjson.dumps(text) + b"}}\n\n")
         for call in delta.get("tool_calls") or ():
             self._tool(call, out)
 
@@ -122,6 +126,9 @@ class MessagesFrame:
             return
         self._close(out)
         self.block = (kind, self.count)
+        if kind == "text":
+            self.text_prefix = (b'event: content_block_delta\ndata: {"type":"content_block_delta",'
+                                b'"index":%d,"delta":{"type":"text_delta","text":' % self.count)
         out.append(event(b"content_block_start", {"type": "content_block_start",
                                                   "index": self.count, "content_block": block}))
         self.count += 1

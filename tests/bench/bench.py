@@ -1,6 +1,7 @@
 """Switchboard's own small benchmark: requests/s, p50/p99, CPU per request and RSS.
 
-    python tests/bench/bench.py [--duration 10] [--concurrency 1,64] [--scenarios chat,stream,embed]
+    python tests/bench/bench.py [--duration 10] [--concurrency 1,64]
+                                [--scenarios chat,stream,embed,messages,messages-stream]
                                 [--workers 1] [--upstream-latency-ms 0] [--cpu 1]
                                 [--switchboard PATH] [--soak N] [--quiet-wait 0]
 
@@ -18,6 +19,9 @@ Method
     idle, measures, and waits until it is idle again.  chat/embed: ``wrk`` (closed loop, a Lua
     script POSTing the body with Bearer auth and printing latency percentiles).  stream: Python
     threads (``--stream-concurrency``, 16) each reading whole streams and checking for [DONE].
+    messages / messages-stream: the same conversation as chat / stream sent to /v1/messages in
+    Anthropic's format (translated to the OpenAI upstream and back), to compare the front door's
+    cost with the plain chat completion in the same run.
   * CPU ms/req = utime+stime of the gateway's process tree (/proc/<pid>/stat, reaped children
     included) from idle to idle, divided by the requests the upstream received in that window.
     errors = non-2xx + socket errors + timeouts.  ``foreign`` = machine CPU time (/proc/stat) not
@@ -133,7 +137,9 @@ class Bench:
         self.gw_port, self.up_port, self.tmp = gw_port, up_port, tmp
         self.bodies = {k: json.dumps(v).encode() for k, v in
                        (("chat", clients.CHAT), ("stream", clients.STREAM),
-                        ("embed", clients.EMBED), ("abandon", clients.SLOW_STREAM))}
+                        ("embed", clients.EMBED), ("abandon", clients.SLOW_STREAM),
+                        ("messages", clients.MESSAGES),
+                        ("messages-stream", clients.MESSAGES_STREAM))}
         self.wrk = shutil.which("wrk")
 
     def upstream_count(self):
@@ -174,7 +180,7 @@ class Bench:
             last = now
 
     def load(self, kind, concurrency, seconds):
-        if kind != "stream" and self.wrk:
+        if kind not in clients.STREAMING and self.wrk:
             return self.run_wrk(kind, concurrency, seconds)
         return clients.closed_loop(self.gw_port, MASTER_KEY, kind, self.bodies[kind],
                                    concurrency, seconds)
@@ -298,8 +304,9 @@ def parse_args(argv=None):
 
 
 def time_budget(args):
-    runs = len(args.concurrency) * len([s for s in args.scenarios if s != "stream"])
-    runs += "stream" in args.scenarios
+    runs = len(args.concurrency) * len([s for s in args.scenarios
+                                        if s not in clients.STREAMING])
+    runs += len(clients.STREAMING & set(args.scenarios))
     return int(120 + runs * (args.duration + args.warmup + args.quiet_wait + 45) + (args.soak_timeout + 30
                                                                     if args.soak else 0))
 
@@ -328,7 +335,8 @@ def run(args, tmp, procs):
     idle_rss = rss_mb(gateway.pid)
     rows = []
     for kind in args.scenarios:
-        for conc in [args.stream_concurrency] if kind == "stream" else args.concurrency:
+        for conc in [args.stream_concurrency] if kind in clients.STREAMING \
+                else args.concurrency:
             rows.append(bench.measure(kind, conc))
             print(f"  {kind} c{conc}: {rows[-1]['rps']:.0f} req/s", file=sys.stderr, flush=True)
     soak = bench.soak(args.soak) if args.soak else None

@@ -21,8 +21,14 @@ SLOW_STREAM = dict(STREAM, bench_slow_stream=True)
 EMBED = {"model": "text-embedding-3-small",
          "input": ["The food was delicious and the waiter was very friendly; we will definitely "
                    "come back next week."]}
+# The same conversation through Anthropic's Messages API (translated to the OpenAI upstream).
+MESSAGES = {"model": "gpt-3.5-turbo", "temperature": 0.2, "max_tokens": 128,
+            "system": CHAT["messages"][0]["content"], "messages": CHAT["messages"][1:]}
+MESSAGES_STREAM = dict(MESSAGES, stream=True)
 PATHS = {"chat": "/v1/chat/completions", "stream": "/v1/chat/completions",
-         "embed": "/v1/embeddings"}
+         "embed": "/v1/embeddings", "messages": "/v1/messages",
+         "messages-stream": "/v1/messages"}
+STREAMING = frozenset({"stream", "messages-stream"})  # read by python threads, not wrk
 
 
 def stream_done(data):
@@ -38,7 +44,16 @@ def embed_ok(data):
     return b'"embedding"' in data
 
 
-CHECKS = {"chat": chat_ok, "stream": stream_done, "embed": embed_ok}
+def message_ok(data):
+    return b'"type":"message"' in data
+
+
+def message_stream_done(data):
+    return data.rstrip().endswith(b'data: {"type":"message_stop"}')
+
+
+CHECKS = {"chat": chat_ok, "stream": stream_done, "embed": embed_ok, "messages": message_ok,
+          "messages-stream": message_stream_done}
 
 
 class Client:
