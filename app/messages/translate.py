@@ -12,8 +12,6 @@ import orjson
 # finish_reason -> Anthropic stop_reason
 STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use",
                 "function_call": "tool_use", "content_filter": "refusal"}
-# thinking.budget_tokens up to the key -> reasoning_effort (LiteLLM's mapping, reversed)
-EFFORTS = ((1024, "low"), (4096, "medium"))
 CHAT_SOURCES = ("base64", "url")
 
 
@@ -47,9 +45,9 @@ def to_chat(body):
     user = (body.get("metadata") or {}).get("user_id")
     if user:
         out["user"] = user
-    effort = _effort(body.get("thinking"))
-    if effort:
-        out["reasoning_effort"] = effort
+    # ``thinking`` and ``top_k`` are not sent: Claude Code asks for thinking on whatever model
+    # a Claude name is routed to, and a non-reasoning model refuses reasoning_effort. A
+    # deployment chooses its own (litellm_params.reasoning_effort).
     return out
 
 
@@ -166,18 +164,6 @@ def _tool_choice(choice):
     if choice.get("disable_parallel_tool_use") and kind != "none":
         out["parallel_tool_calls"] = False
     return out
-
-
-def _effort(thinking):
-    if not thinking or thinking.get("type") == "disabled":
-        return None
-    budget = thinking.get("budget_tokens")
-    if not isinstance(budget, int):
-        return "medium"  # adaptive thinking: let the model decide, at its default effort
-    for limit, effort in EFFORTS:
-        if budget <= limit:
-            return effort
-    return "high"
 
 
 # -- response: chat.completion -> message ---------------------------------------------------------

@@ -18,7 +18,7 @@ def test_claude_code_request_to_chat():
     assert chat["model"] == body["model"] and chat["max_tokens"] == 32000
     assert chat["stream"] is True and chat["temperature"] == 1
     assert chat["user"] == "user_2f1e0c_account_9a8b_session_5d4c"
-    assert chat["reasoning_effort"] == "high"  # a 31999-token thinking budget
+    assert "reasoning_effort" not in chat and "thinking" not in chat  # see to_chat
     system, user, assistant, tool, user2 = chat["messages"]
     assert system == {"role": "system", "content":
                       "You are Claude Code, Anthropic's official CLI for Claude.\n\n"
