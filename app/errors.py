@@ -25,12 +25,13 @@ status and the OpenAI ``type``, so the official SDK raises the matching exceptio
      +-- GatewayTimeoutError            504 timeout_error
 
 Providers translate their native errors into this tree (``from_upstream``); views never look at
-provider JSON.
+provider JSON. A front door speaking another API (Anthropic's ``/v1/messages``) registers a
+*surface* (``add_surface``): the same exceptions, rendered in that API's error shape on its paths.
 """
 import logging
 
 import orjson
-from flask import Response, g, has_request_context, request
+from flask import Response, current_app, g, has_request_context, request
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger("switchboard")
@@ -175,11 +176,31 @@ def from_upstream(status, message, param=None, code=None, retry_after=None):
                retry_after=retry_after)
 
 
+SURFACES = "switchboard.error_surfaces"
+
+
+def add_surface(app, prefixes, shape):
+    """Render errors on paths starting with one of ``prefixes`` as ``shape(exc)`` -> (status,
+    body dict) instead of OpenAI's shape."""
+    app.extensions.setdefault(SURFACES, []).append((tuple(prefixes), shape))
+
+
+def _shape_for(path):
+    for prefixes, shape in current_app.extensions.get(SURFACES, ()):
+        if path.startswith(prefixes):
+            return shape
+    return None
+
+
 def render(exc):
     """Flask response for a SwitchboardError (remembered on ``g`` for the access log)."""
+    status, body = exc.status, exc.body()
     if has_request_context():
         g.error = exc
-    resp = Response(orjson.dumps(exc.body()), status=exc.status, mimetype="application/json")
+        shape = _shape_for(request.path)
+        if shape is not None:
+            status, body = shape(exc)
+    resp = Response(orjson.dumps(body), status=status, mimetype="application/json")
     for name, value in exc.headers.items():
         resp.headers[name] = value
     return resp

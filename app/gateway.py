@@ -149,6 +149,8 @@ def _stream(call, upstream, frame=None):
         keys.finish(ticket, record, call)
         log.write(record)
 
+    # Only the plain OpenAI frame takes relayed blocks; kept chunks must stay one per event.
+    call.relay_sse = frame is None and not obs.collect_streams
     body = SSEBody(upstream, on_end, collect=obs.collect_streams, watch=g.watch, frame=frame)
     return Response(body, mimetype="text/event-stream", headers=SSE_HEADERS)
 

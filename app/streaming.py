@@ -156,6 +156,20 @@ NOT_WATCHED = _NoWatch()
 GONE = "the client closed the connection before the answer"
 
 
+class Framed(bytes):
+    """Several OpenAI events already framed as SSE, relayed in one write (``events``: how many).
+
+    Providers yield these instead of single payloads only when ``Call.relay_sse`` is set, which
+    ``gateway.respond`` does for the plain OpenAI frame.
+    """
+
+    events = 1
+
+    def payloads(self):
+        """The block's event payloads (a relayed block holds only plain ``data: {...}`` lines)."""
+        return [segment[6:] for segment in self[:-2].split(b"\n\n")]
+
+
 class OpenAIFrame:
     """How a stream is written to the client: OpenAI's ``data:`` events and ``[DONE]``.
 
@@ -166,7 +180,9 @@ class OpenAIFrame:
 
     @staticmethod
     def chunk(payload):
-        """The bytes to send for one OpenAI chunk payload."""
+        """The bytes to send for one OpenAI chunk payload (a ``Framed`` block as it is)."""
+        if type(payload) is Framed:
+            return payload
         return b"data: " + payload + b"\n\n"
 
     @staticmethod
@@ -221,7 +237,7 @@ class SSEBody:
                     watch.armed = False
                 if self.first_at is None:
                     self.first_at = time.perf_counter()
-                self.count += 1
+                self.count += payload.events if type(payload) is Framed else 1
                 if chunks is not None:
                     chunks.append(payload)
                 out = frame.chunk(payload)

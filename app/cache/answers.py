@@ -9,6 +9,8 @@ import time
 
 import orjson
 
+from app.streaming import Framed
+
 PIECE = 96  # characters of content per replayed chunk ...
 MAX_PIECES = 64  # ... or more, so a long answer is not thousands of writes
 
@@ -180,6 +182,8 @@ class Recorder:
                 self.size += len(payload)
                 if self.size > self.limit:  # too big to store: stop keeping it
                     payloads = self.payloads = None
+                elif isinstance(payload, Framed):  # several relayed events in one block
+                    payloads.extend(payload.payloads())
                 else:
                     payloads.append(payload)
             yield payload

@@ -16,7 +16,8 @@ import orjson
 from app import errors
 from app.providers import common
 from app.providers.anthropic_stream import (
-    NAME, error_from, error_from_body, scrubber, stream_chunks, to_completion,
+    NAME, error_from, error_from_body, relay_events, scrubber, stream_chunks, to_completion,
+    usage_of,
 )
 from app.providers.base import Outbound, Provider, Target, json_or_502
 
@@ -46,6 +47,9 @@ PASSTHROUGH = frozenset({"top_k", "thinking", "output_config", "container", "mcp
 # Meaningless for Anthropic but harmless to leave out: no change to the answer.
 IGNORED = frozenset({"store", "service_tier", "prompt_cache_key", "prompt_cache_retention",
                      "prompt_cache_options"})
+# What Anthropic's count_tokens endpoint accepts of a Messages body.
+COUNT_FIELDS = ("model", "messages", "system", "tools", "tool_choice", "thinking", "mcp_servers",
+                "context_management", "output_config")
 # Everything else (seed, presence_penalty, frequency_penalty, logit_bias, top_logprobs, audio,
 # prediction, web_search_options, functions, function_call, verbosity, moderation, unknown keys)
 # is refused with a 400 naming it, or dropped under drop_params.
@@ -55,6 +59,7 @@ class AnthropicProvider(Provider):
     """Anthropic Messages API."""
 
     endpoints = frozenset({"chat"})
+    speaks_messages = True
 
     def __init__(self, name="anthropic"):
         self.name = name
@@ -89,27 +94,67 @@ class AnthropicProvider(Provider):
             raise errors.AuthenticationError(
                 f"No API key for {NAME}: set litellm_params.api_key or {KEY_ENV}, "
                 "or send api_key in the request")
+        url = messages_url(ov.api_base) if ov.api_base else call.target.base
+        if call.native is not None:
+            return _native_request(call, headers, url)
         body = {**call.target.defaults, **call.body} if call.target.defaults else call.body
         payload = translate_request(call, body, call.deployment.upstream_model)
-        url = messages_url(ov.api_base) if ov.api_base else call.target.base
         return Outbound(url, headers, orjson.dumps(payload))
 
     def parse_response(self, call, content):
-        """An Anthropic ``message`` -> ``chat.completion``."""
+        """An Anthropic ``message`` -> ``chat.completion`` (as it came for a native call)."""
         data = json_or_502(content, NAME)
         if data.get("type") == "error":
             raise error_from(500, data.get("error"), scrub=scrubber(call))
+        if call.native is not None:
+            call.usage = usage_of(data.get("usage"))
+            return data
         result = to_completion(data, call.deployment.upstream_model)
         call.usage = result["usage"]
         return result
 
     def iter_events(self, call, response):
-        """Anthropic SSE events -> OpenAI chunks; a stream without message_stop is a 502."""
+        """Anthropic SSE events -> OpenAI chunks (relayed as they came for a native call);
+        a stream without message_stop is a 502."""
+        if call.native is not None:
+            return relay_events(call, response)
         return stream_chunks(call, response)
+
+    def count_tokens(self, call):
+        """Anthropic's own input token count for the native body of ``call`` (no generation)."""
+        out = self.build_request(call)
+        body = orjson.loads(out.data)
+        body = {k: body[k] for k in COUNT_FIELDS if k in body}
+        call.api_key = call.overrides.api_key or call.target.api_key
+        resp = self._post(call, Outbound(out.url + "/count_tokens", out.headers,
+                                         orjson.dumps(body)), stream=False)
+        return json_or_502(resp.content, NAME)
 
     def parse_error(self, call, status, content, headers):
         """Anthropic's ``{"type": "error", "error": {...}}`` body -> the exception tree."""
         return error_from_body(status, content, headers.get("retry-after"), scrubber(call))
+
+
+class NativeMessages:
+    """A client's Anthropic Messages body and ``anthropic-beta`` header, to send as they are."""
+
+    __slots__ = ("body", "beta")
+
+    def __init__(self, body, beta=None):
+        self.body = body
+        self.beta = beta
+
+
+def _native_request(call, headers, url):
+    # The client's body unchanged but for the model (cache_control, thinking, metadata, top_k).
+    native = call.native
+    payload = dict(native.body)
+    payload["model"] = call.deployment.upstream_model
+    if native.beta:
+        headers = dict(headers)
+        mine = headers.get("anthropic-beta")
+        headers["anthropic-beta"] = f"{mine},{native.beta}" if mine else native.beta
+    return Outbound(url, headers, orjson.dumps(payload))
 
 
 def messages_url(base):

@@ -15,7 +15,7 @@ import orjson
 
 from app import errors
 from app.providers import common
-from app.providers.base import scrub, stream_body
+from app.providers.base import end_of_body, scrub, stream_body
 from app.streaming import sse_events
 
 NAME = "anthropic"
@@ -116,12 +116,14 @@ def stream_chunks(call, response):
     """OpenAI chunk payloads for an Anthropic SSE response (call.usage kept up to date)."""
     translator = StreamTranslator(call.deployment.upstream_model,
                                   common.wants_usage(call.body), scrubber(call))
-    for _name, data in sse_events(stream_body(response, NAME)):
+    body = stream_body(response, NAME)
+    for _name, data in sse_events(body):
         event = parse_event(data)
         yield from translator.feed(event)
         if event.get("type") in ("message_delta", "message_stop"):
             call.usage = translator.final_usage()
         if translator.done:
+            end_of_body(body)
             return
     raise errors.BadGatewayError(f"{NAME} closed the stream before message_stop")
 
@@ -217,3 +219,32 @@ def parse_event(data):
     if not isinstance(event, dict):
         raise errors.BadGatewayError(f"{NAME} sent a malformed stream event")
     return event
+
+
+_USAGE_EVENTS = frozenset({"message_start", "message_delta", "message_stop", "error"})
+
+
+def relay_events(call, response):
+    """Anthropic's SSE events as they came (``event:`` + ``data:`` bytes), reading only the ones
+    that carry usage, the end or an error; a stream without message_stop is a 502."""
+    usage = {}
+    body = stream_body(response, NAME)
+    for name, data in sse_events(body):
+        if name is None or name in _USAGE_EVENTS:
+            event = parse_event(data)
+            kind = name = event.get("type")
+            if kind == "error":
+                raise error_from(500, event.get("error"), scrub=scrubber(call))
+            if kind == "message_start":
+                usage.update((event.get("message") or {}).get("usage") or {})
+            elif kind == "message_delta":
+                usage.update({k: v for k, v in (event.get("usage") or {}).items()
+                              if v is not None})
+            call.usage = usage_of(usage)
+            if kind == "message_stop":
+                yield b"event: message_stop\ndata: " + data + b"\n\n"
+                end_of_body(body)
+                return
+        if isinstance(name, str):
+            yield b"event: " + name.encode() + b"\ndata: " + data + b"\n\n"
+    raise errors.BadGatewayError(f"{NAME} closed the stream before message_stop")

@@ -48,7 +48,8 @@ class Call:
     """One attempt of one client request against one deployment."""
 
     __slots__ = ("endpoint", "body", "overrides", "stream", "deployment", "provider", "target",
-                 "timeout", "session", "usage", "api_key", "drop_params")
+                 "timeout", "session", "usage", "api_key", "drop_params", "native",
+                 "relay_sse")
 
     def __init__(self, endpoint, body, overrides=EMPTY, stream=False):
         self.endpoint = endpoint
@@ -60,6 +61,12 @@ class Call:
         self.usage = None
         self.api_key = None
         self.drop_params = False
+        # The client's body in another API (Anthropic Messages), for a provider that speaks that
+        # API natively (``speaks_messages``) to send as is instead of translating ``body``.
+        self.native = None
+        # Set by gateway.respond before a stream is read: the client's frame is plain OpenAI
+        # SSE, so a provider may yield ``streaming.Framed`` blocks of events as they came.
+        self.relay_sse = False
 
     def bind(self, route, session, timeout, drop_params=False):
         """Point this call at one deployment (the router may re-bind it on retry)."""
@@ -76,6 +83,7 @@ class Provider:
 
     name = "base"
     endpoints = frozenset({"chat"})
+    speaks_messages = False  # takes an Anthropic Messages body as is (``Call.native``)
 
     def prepare(self, deployment):
         """Precompute the Target for a deployment."""
@@ -121,6 +129,9 @@ class Provider:
             raise errors.InvalidRequestError(
                 "The request body is nested too deeply (more than 254 levels).") from None
         call.api_key = _bearer(out.headers)
+        return self._post(call, out, stream)
+
+    def _post(self, call, out, stream):
         try:
             resp = http.post(call.session, out.url, out.data, out.headers, call.timeout, stream)
         except requests.exceptions.ConnectTimeout:
@@ -237,6 +248,13 @@ def read_stream(response, who):
             raise errors.GatewayTimeoutError(
                 f"{who} timed out mid-stream: nothing arrived within the read timeout") from None
         raise errors.BadGatewayError(f"{who} broke the stream ({type(exc).__name__})") from None
+
+
+def end_of_body(body):
+    """Read on past a stream's last event to the end of its body (normally just the terminating
+    chunk), so ``Response.close`` hands the connection back to the pool instead of closing it."""
+    for _ in body:  # more after the last event: leave it, the connection is closed instead
+        break
 
 
 def json_or_502(content, who):

@@ -9,8 +9,9 @@ import orjson
 
 from app import errors
 from app.providers import common
-from app.providers.base import (Outbound, Provider, Target, json_or_502, relay_json, scrub,
-                                stream_body)
+from app.providers.base import (Outbound, Provider, Target, end_of_body, json_or_502,
+                                relay_json, scrub, stream_body)
+from app.providers.relay import parse_chunk, relay, stream_error
 from app.streaming import sse_events
 
 PATHS = {"chat": "/chat/completions", "embeddings": "/embeddings", "completions": "/completions"}
@@ -75,6 +76,9 @@ class OpenAICompatible(Provider):
         """Pass OpenAI chunks through, checking each is JSON and that [DONE] arrives."""
         # Usage we asked for on our own account is kept for the logs, not shown to the client.
         hide_usage = self.host.stream_usage and not common.wants_usage(call.body)
+        if call.relay_sse:
+            yield from relay(call, response, self.name, hide_usage)
+            return
         for chunk, data in self.chunks(call, response):
             if hide_usage and chunk.get("usage") and not chunk.get("choices"):
                 continue
@@ -82,8 +86,10 @@ class OpenAICompatible(Provider):
 
     def chunks(self, call, response):
         """(chunk, raw bytes) of an OpenAI event stream; errors, a missing [DONE] raise."""
-        for _name, data in sse_events(stream_body(response, self.name)):
+        body = stream_body(response, self.name)
+        for _name, data in sse_events(body):
             if data == b"[DONE]":
+                end_of_body(body)
                 return
             chunk = parse_chunk(data, self.name)
             if "error" in chunk:
@@ -129,21 +135,3 @@ def override_headers(headers, ov):
             del headers[existing]
         headers[name] = value
     return headers
-
-
-def parse_chunk(data, who):
-    try:
-        chunk = orjson.loads(data)
-    except orjson.JSONDecodeError:
-        raise errors.BadGatewayError(f"{who} sent a malformed stream event") from None
-    if not isinstance(chunk, dict):
-        raise errors.BadGatewayError(f"{who} sent a malformed stream event")
-    return chunk
-
-
-def stream_error(call, err):
-    if not isinstance(err, dict):
-        return errors.BadGatewayError("upstream error in stream")
-    status = err.get("status") if isinstance(err.get("status"), int) else 500
-    return errors.from_upstream(status, scrub(call, str(err.get("message", ""))),
-                                param=err.get("param"), code=err.get("code"))

@@ -1,6 +1,7 @@
 """Switchboard's own small benchmark: requests/s, p50/p99, CPU per request and RSS.
 
-    python tests/bench/bench.py [--duration 10] [--concurrency 1,64] [--scenarios chat,stream,embed]
+    python tests/bench/bench.py [--duration 10] [--concurrency 1,64]
+                                [--scenarios chat,stream,embed,messages,messages-stream,vkey]
                                 [--redis-url URL]  (scenario vkey)
                                 [--workers 1] [--upstream-latency-ms 0] [--cpu 1]
                                 [--switchboard PATH] [--soak N] [--quiet-wait 0] [--no-ui]
@@ -21,6 +22,9 @@ Method
     idle, measures, and waits until it is idle again.  chat/embed: ``wrk`` (closed loop, a Lua
     script POSTing the body with Bearer auth and printing latency percentiles).  stream: Python
     threads (``--stream-concurrency``, 16) each reading whole streams and checking for [DONE].
+    messages / messages-stream: the same conversation as chat / stream sent to /v1/messages in
+    Anthropic's format (translated to the OpenAI upstream and back), to compare the front door's
+    cost with the plain chat completion in the same run.
   * CPU ms/req = utime+stime of the gateway's process tree (/proc/<pid>/stat, reaped children
     included) from idle to idle, divided by the requests the upstream received in that window.
     errors = non-2xx + socket errors + timeouts.  ``foreign`` = machine CPU time (/proc/stat) not
@@ -178,7 +182,8 @@ class Bench:
                        (("chat", clients.CHAT), ("stream", clients.STREAM),
                         ("embed", clients.EMBED), ("abandon", clients.SLOW_STREAM),
                         ("vkey", clients.CHAT), ("hit", clients.HIT),
-                        ("hit-stream", clients.HIT_STREAM))}
+                        ("hit-stream", clients.HIT_STREAM), ("messages", clients.MESSAGES),
+                        ("messages-stream", clients.MESSAGES_STREAM))}
         self.wrk = shutil.which("wrk")
         self.vkey = None
 

@@ -25,10 +25,15 @@ EMBED = {"model": "text-embedding-3-small",
 # plain scenarios of the same run still go to the provider.
 HIT = dict(CHAT, cache={"use-cache": True})
 HIT_STREAM = dict(STREAM, cache={"use-cache": True})
+# The same conversation through Anthropic's Messages API (translated to the OpenAI upstream).
+MESSAGES = {"model": "gpt-3.5-turbo", "temperature": 0.2, "max_tokens": 128,
+            "system": CHAT["messages"][0]["content"], "messages": CHAT["messages"][1:]}
+MESSAGES_STREAM = dict(MESSAGES, stream=True)
 PATHS = {"chat": "/v1/chat/completions", "stream": "/v1/chat/completions",
          "embed": "/v1/embeddings", "hit": "/v1/chat/completions",
-         "hit-stream": "/v1/chat/completions", "vkey": "/v1/chat/completions"}
-STREAMS = ("stream", "hit-stream")  # read by python threads, not wrk
+         "hit-stream": "/v1/chat/completions", "vkey": "/v1/chat/completions",
+         "messages": "/v1/messages", "messages-stream": "/v1/messages"}
+STREAMS = ("stream", "hit-stream", "messages-stream")  # read by python threads, not wrk
 
 
 def stream_done(data):
@@ -44,8 +49,17 @@ def embed_ok(data):
     return b'"embedding"' in data
 
 
+def message_ok(data):
+    return b'"type":"message"' in data
+
+
+def message_stream_done(data):
+    return data.rstrip().endswith(b'data: {"type":"message_stop"}')
+
+
 CHECKS = {"chat": chat_ok, "stream": stream_done, "embed": embed_ok, "hit": chat_ok,
-          "hit-stream": stream_done, "vkey": chat_ok}
+          "hit-stream": stream_done, "vkey": chat_ok, "messages": message_ok,
+          "messages-stream": message_stream_done}
 
 
 class Client:

@@ -11,6 +11,8 @@ Run ``python tests/fakes/fake_anthropic.py --port 0``: it binds 127.0.0.1, print
   model calls the chosen (or first) tool with ``{"query": <last user text>}``; after a
   tool_result it answers ``tool said: <result>``; otherwise ``echo: <last user text>``
   (a JSON object when ``output_config.format`` asks for JSON); ``max_tokens`` cuts the reply;
+- ``POST /v1/messages/count_tokens`` -> ``{"input_tokens": N}`` (same count as a message's
+  usage; generation parameters such as max_tokens are refused, as the real API does);
 - ``"stream": true`` -> the SSE events message_start, content_block_start, ping,
   content_block_delta (text_delta / input_json_delta), content_block_stop, message_delta,
   message_stop.
@@ -107,16 +109,33 @@ def reply_for(body):
     return [{"type": "text", "text": reply}], "end_turn"
 
 
+def prompt_tokens(body):
+    """The input token count of a request body."""
+    return count_tokens(text_of(body.get("system") or "") + " " + " ".join(
+        text_of(m["content"]) for m in body["messages"]))
+
+
+COUNT_FIELDS = {"model", "messages", "system", "tools", "tool_choice", "thinking",
+                "mcp_servers", "context_management", "output_config"}
+
+
+def count_answer(body):
+    """(status, body) for POST /v1/messages/count_tokens."""
+    extra = sorted(set(body) - COUNT_FIELDS) if isinstance(body, dict) else ["body"]
+    if extra or "messages" not in body or "model" not in body:
+        problem = f"{extra[0]}: Extra inputs are not permitted" if extra else "Field required"
+        return 400, error_body("invalid_request_error", problem)
+    return 200, {"input_tokens": prompt_tokens(body)}
+
+
 def message_for(body):
     """A whole ``message`` object for a request body."""
     content, stop_reason = reply_for(body)
-    prompt = text_of(body.get("system") or "") + " " + " ".join(
-        text_of(m["content"]) for m in body["messages"])
     output = sum(count_tokens(b.get("text") or json.dumps(b.get("input"))) for b in content)
     return {"id": "msg_" + uuid.uuid4().hex[:24], "type": "message", "role": "assistant",
             "model": body["model"], "content": content, "stop_reason": stop_reason,
             "stop_sequence": None,
-            "usage": {"input_tokens": count_tokens(prompt), "cache_creation_input_tokens": 0,
+            "usage": {"input_tokens": prompt_tokens(body), "cache_creation_input_tokens": 0,
                       "cache_read_input_tokens": 0, "output_tokens": output,
                       "service_tier": "standard"}}
 
@@ -170,7 +189,7 @@ class Handler(FakeHandler):
 
     def api(self, path, body, script):
         """POST /v1/messages."""
-        if self.command != "POST" or path != "/v1/messages":
+        if self.command != "POST" or path not in ("/v1/messages", "/v1/messages/count_tokens"):
             return self.send(404, error_body("not_found_error", f"Not found: {path}"))
         key = self.headers.get("x-api-key")
         if not key:
@@ -184,6 +203,8 @@ class Handler(FakeHandler):
         if not isinstance(body, dict):
             return self.send(400, error_body("invalid_request_error",
                                              "There was an issue with the request body"))
+        if path.endswith("/count_tokens"):
+            return self.send(*count_answer(body))
         problem = check(body)
         if problem:
             return self.send(400, error_body("invalid_request_error", problem))
