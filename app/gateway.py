@@ -82,16 +82,18 @@ def prepare(endpoint, body, validate):
     return call
 
 
-def execute(call):
+def execute(call, action=None):
     """Stage 2: route and call the provider (retries included).
 
     Returns the OpenAI-shaped result (dict or ``RawJSON``) or, for a stream, the open upstream
     stream (iterate for OpenAI chunk payloads). Errors before the first byte raise here.
+    ``action(call)`` replaces the provider call for a front door that picks the upstream API per
+    deployment (it runs once per attempt, with ``call`` bound to the deployment).
     """
     router = router_of(current_app)
     observability.of(current_app).begin()
     watch = g.watch = ClientWatch.of(request.environ.get("gunicorn.socket"))
-    action = _open_stream if call.stream else _complete
+    action = action or (_open_stream if call.stream else _complete)
     try:
         result = watch.wait_on(router.run, call, g.routes, action)
     except BaseException:

@@ -5,5 +5,7 @@ from app.embeddings.views import bp as embeddings_bp
 from app.health.views import bp as health_bp
 from app.metrics.views import bp as metrics_bp
 from app.models.views import bp as models_bp
+from app.responses.views import bp as responses_bp
 
-BLUEPRINTS = (chat_bp, embeddings_bp, completions_bp, models_bp, health_bp, metrics_bp)
+BLUEPRINTS = (chat_bp, embeddings_bp, completions_bp, models_bp, health_bp, metrics_bp,
+              responses_bp)
