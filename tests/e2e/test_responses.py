@@ -24,6 +24,12 @@ def anthropic_fake():
         yield upstream
 
 
+@pytest.fixture(scope="module")
+def gemini_fake():
+    with run_fake("fake_gemini.py") as upstream:
+        yield upstream
+
+
 @pytest.fixture
 def ant(anthropic_fake):
     anthropic_fake.reset()
@@ -31,9 +37,11 @@ def ant(anthropic_fake):
     anthropic_fake.reset()
 
 
-def config(ant_url, openai_base):
+def config(ant_url, openai_base, gemini_url=None):
     return {
         "model_list": [
+            *([model("gemini", "gemini/gemini-2.5-flash", api_base=gemini_url,
+                     api_key="gm-key")] if gemini_url else []),
             model("claude", "anthropic/claude-sonnet-4-5", api_base=ant_url, api_key=ANT_KEY),
             {**model("gpt-native", "openai/gpt-4.1", api_base=openai_base, api_key="sk-up"),
              "model_info": {"responses_api": True}},
@@ -50,9 +58,9 @@ def data_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def gateway(tmp_path_factory, anthropic_fake, fake_upstream, data_dir):
+def gateway(tmp_path_factory, anthropic_fake, fake_upstream, gemini_fake, data_dir):
     gw = start_gateway(tmp_path_factory.mktemp("gw-resp"),
-                       config(anthropic_fake.url, fake_upstream.base),
+                       config(anthropic_fake.url, fake_upstream.base, gemini_fake.url),
                        env={"SWITCHBOARD_DATA_DIR": str(data_dir)})
     yield gw
     gw.stop()
@@ -132,6 +140,23 @@ def test_stream_function_call(client, ant):
     assert "response.function_call_arguments.done" in kinds
     [call] = final.output
     assert call.type == "function_call" and json.loads(call.arguments) == {"query": "Rome"}
+
+
+def test_gemini_parallel_calls_streamed_then_answered(client, gemini_fake):
+    gemini_fake.reset()
+    with client.responses.stream(model="gemini", input="weather in two cities",
+                                 tools=[WEATHER]) as stream:
+        final = stream.get_final_response()
+    calls = [item for item in final.output if item.type == "function_call"]
+    assert [json.loads(c.arguments) for c in calls] == [{"location": "Paris"},
+                                                        {"location": "Rome"}]
+    outputs = [{"type": "function_call_output", "call_id": c.call_id, "output": "{\"t\": 20}"}
+               for c in calls]
+    answer = client.responses.create(model="gemini", input=outputs, tools=[WEATHER],
+                                      previous_response_id=final.id)
+    assert answer.output_text.startswith("results: ")
+    sent = gemini_fake.requests()[-1]["body"]
+    assert [len(c["parts"]) for c in sent["contents"]] == [1, 2, 2]
 
 
 def test_max_output_tokens_is_incomplete(client, ant):
