@@ -4,13 +4,19 @@
 ``previous_response_id``, the creator (for the stored row) and the router's action, which picks
 the upstream API per deployment (native Responses for OpenAI / Azure, chat for the rest).
 """
+import logging
+
 from flask import current_app, g
+from sqlalchemy.exc import SQLAlchemyError
 
 from app import errors
 from app.responses import native
+from app.responses.from_chat import new_id
 from app.responses.schemas import REQUEST, builtin_tools
 from app.store import responses as stored
 from app.store import store_of
+
+log = logging.getLogger("switchboard")
 
 DEFAULT_RETENTION_DAYS = 30
 # Documented Responses fields with no chat counterpart: never forwarded to a chat upstream.
@@ -128,12 +134,18 @@ class Turn:
         """Keep a finished response (when the request asked for storage)."""
         items = input_items(self.body["input"])
         context = [i for i in map(plain, self.history) if i is not None]
-        stored.save(store(self.db), self.owner, response, context, items, self.days)
+        try:
+            stored.save(store(self.db), self.owner, response, context, items, self.days)
+        except SQLAlchemyError as exc:
+            # An id the client could not use later is worse than an honest failure.
+            log.error("could not store response %s: %s", response.get("id"), type(exc).__name__)
+            raise errors.ServiceUnavailableError(
+                "The response could not be stored; retry, or send store: false.",
+                code="store_unavailable") from None
 
 
 def input_items(value):
     """This turn's input as stored items with ids (what input_items lists)."""
-    from app.responses.from_chat import new_id
     if isinstance(value, str):
         value = [{"type": "message", "role": "user",
                   "content": [{"type": "input_text", "text": value}]}]

@@ -7,11 +7,13 @@ served and are deleted lazily (at most once an hour per process, on a save).
 import time
 from datetime import datetime, timedelta, timezone
 
+import orjson
 import sqlalchemy as sa
 
 from app.store.schema import responses
 
 PURGE_EVERY = 3600.0
+_INSERT = responses.insert()  # built once: the statement's compiled form is then cached
 _last_purge = [0.0]
 
 
@@ -27,15 +29,20 @@ def _visible(response_id, owner):
     return sa.and_(responses.c.id == response_id, responses.c.expires_at > _now(), mine)
 
 
+def _text(value):
+    return orjson.dumps(value).decode()
+
+
 def save(engine, owner, response, context, input_items, retention_days):
     """Insert one finished response (with its replay context and input items)."""
     now = _now()
     row = {"id": response["id"], "api_key": owner[0], "team_id": owner[1],
            "model": response.get("model"), "status": response.get("status") or "completed",
            "created_at": now, "expires_at": now + timedelta(days=retention_days),
-           "context": context, "input_items": input_items, "response": response}
+           "context": _text(context), "input_items": _text(input_items),
+           "response": _text(response)}
     with engine.begin() as conn:
-        conn.execute(responses.insert().values(**row))
+        conn.execute(_INSERT, row)
     if time.monotonic() - _last_purge[0] > PURGE_EVERY:
         _last_purge[0] = time.monotonic()
         purge_expired(engine)
@@ -47,7 +54,9 @@ def load(engine, response_id, owner):
         .where(_visible(response_id, owner))
     with engine.connect() as conn:
         row = conn.execute(query).first()
-    return dict(row._mapping) if row is not None else None
+    if row is None:
+        return None
+    return {key: orjson.loads(value) for key, value in row._mapping.items()}
 
 
 def delete(engine, response_id, owner):

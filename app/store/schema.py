@@ -105,7 +105,8 @@ spend_logs = Table(
 
 # Stored Responses API responses (/v1/responses with store: true), readable by their creator
 # (key hash, or team) until expires_at. `context` holds the earlier turns replayed through
-# previous_response_id, `input_items` this turn's input, `response` the response object.
+# previous_response_id, `input_items` this turn's input, `response` the response object: JSON
+# text encoded by orjson (written on the request path; the JSON type's stdlib encoder costs more).
 responses = Table(
     "responses", metadata,
     Column("id", String(64), primary_key=True),
@@ -115,7 +116,7 @@ responses = Table(
     Column("status", String(16), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False, index=True),
-    Column("context", JSON, nullable=False, default=list),
-    Column("input_items", JSON, nullable=False, default=list),
-    Column("response", JSON, nullable=False),
+    Column("context", Text, nullable=False),
+    Column("input_items", Text, nullable=False),
+    Column("response", Text, nullable=False),
 )

@@ -1,6 +1,7 @@
 """Switchboard's own small benchmark: requests/s, p50/p99, CPU per request and RSS.
 
     python tests/bench/bench.py [--duration 10] [--concurrency 1,64] [--scenarios chat,stream,embed]
+                                (more scenarios: responses, responses_stored, responses_stream)
                                 [--workers 1] [--upstream-latency-ms 0] [--cpu 1]
                                 [--switchboard PATH] [--soak N] [--quiet-wait 0]
 
@@ -102,8 +103,10 @@ def start_gateway(args, config, port, log):
     cmd = [args.switchboard, "--config", config, "--host", "127.0.0.1", "--port", str(port),
            "--workers", str(args.workers)]
     cpus = args.gateway_cpus
+    # Stored responses (/v1/responses) go to a SQLite file of this run, not the user's data dir.
+    env = dict(os.environ, SWITCHBOARD_DATA_DIR=os.path.dirname(config))
     return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            start_new_session=True,
+                            start_new_session=True, env=env,
                             preexec_fn=lambda: os.sched_setaffinity(0, cpus))
 
 
@@ -133,7 +136,10 @@ class Bench:
         self.gw_port, self.up_port, self.tmp = gw_port, up_port, tmp
         self.bodies = {k: json.dumps(v).encode() for k, v in
                        (("chat", clients.CHAT), ("stream", clients.STREAM),
-                        ("embed", clients.EMBED), ("abandon", clients.SLOW_STREAM))}
+                        ("embed", clients.EMBED), ("abandon", clients.SLOW_STREAM),
+                        ("responses", clients.RESPONSES),
+                        ("responses_stored", clients.RESPONSES_STORED),
+                        ("responses_stream", clients.RESPONSES_STREAM))}
         self.wrk = shutil.which("wrk")
 
     def upstream_count(self):
@@ -174,7 +180,7 @@ class Bench:
             last = now
 
     def load(self, kind, concurrency, seconds):
-        if kind != "stream" and self.wrk:
+        if kind not in clients.STREAMS and self.wrk:
             return self.run_wrk(kind, concurrency, seconds)
         return clients.closed_loop(self.gw_port, MASTER_KEY, kind, self.bodies[kind],
                                    concurrency, seconds)
@@ -298,8 +304,8 @@ def parse_args(argv=None):
 
 
 def time_budget(args):
-    runs = len(args.concurrency) * len([s for s in args.scenarios if s != "stream"])
-    runs += "stream" in args.scenarios
+    runs = len(args.concurrency) * len([s for s in args.scenarios if s not in clients.STREAMS])
+    runs += len([s for s in args.scenarios if s in clients.STREAMS])
     return int(120 + runs * (args.duration + args.warmup + args.quiet_wait + 45) + (args.soak_timeout + 30
                                                                     if args.soak else 0))
 
@@ -328,7 +334,7 @@ def run(args, tmp, procs):
     idle_rss = rss_mb(gateway.pid)
     rows = []
     for kind in args.scenarios:
-        for conc in [args.stream_concurrency] if kind == "stream" else args.concurrency:
+        for conc in [args.stream_concurrency] if kind in clients.STREAMS else args.concurrency:
             rows.append(bench.measure(kind, conc))
             print(f"  {kind} c{conc}: {rows[-1]['rps']:.0f} req/s", file=sys.stderr, flush=True)
     soak = bench.soak(args.soak) if args.soak else None

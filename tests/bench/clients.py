@@ -21,8 +21,17 @@ SLOW_STREAM = dict(STREAM, bench_slow_stream=True)
 EMBED = {"model": "text-embedding-3-small",
          "input": ["The food was delicious and the waiter was very friendly; we will definitely "
                    "come back next week."]}
+# The same conversation through OpenAI's Responses API (translated to chat for this upstream):
+# "responses" keeps nothing (store: false), "responses_stored" is the default (a database row).
+RESPONSES = {"model": "gpt-3.5-turbo", "temperature": 0.2, "max_output_tokens": 128,
+             "instructions": CHAT["messages"][0]["content"],
+             "input": CHAT["messages"][1]["content"], "store": False}
+RESPONSES_STORED = dict(RESPONSES, store=True)
+RESPONSES_STREAM = dict(RESPONSES, stream=True)
 PATHS = {"chat": "/v1/chat/completions", "stream": "/v1/chat/completions",
-         "embed": "/v1/embeddings"}
+         "embed": "/v1/embeddings", "responses": "/v1/responses",
+         "responses_stored": "/v1/responses", "responses_stream": "/v1/responses"}
+STREAMS = frozenset({"stream", "responses_stream"})
 
 
 def stream_done(data):
@@ -38,7 +47,18 @@ def embed_ok(data):
     return b'"embedding"' in data
 
 
-CHECKS = {"chat": chat_ok, "stream": stream_done, "embed": embed_ok}
+def response_ok(data):
+    return b'"output_text"' in data
+
+
+def response_stream_done(data):
+    """A Responses stream is good when it ends with response.completed."""
+    return b"event: response.completed" in data[-8192:]
+
+
+CHECKS = {"chat": chat_ok, "stream": stream_done, "embed": embed_ok,
+          "responses": response_ok, "responses_stored": response_ok,
+          "responses_stream": response_stream_done}
 
 
 class Client:

@@ -22,9 +22,9 @@ def upgrade():
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("context", sa.JSON(), nullable=False),
-        sa.Column("input_items", sa.JSON(), nullable=False),
-        sa.Column("response", sa.JSON(), nullable=False),
+        sa.Column("context", sa.Text(), nullable=False),
+        sa.Column("input_items", sa.Text(), nullable=False),
+        sa.Column("response", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_responses")),
     )
     op.create_index(op.f("ix_responses_expires_at"), "responses", ["expires_at"], unique=False)
