@@ -4,8 +4,8 @@
 ``from_chat`` fills it from a whole chat.completion; ``usage`` and ``finish`` are shared with the
 stream encoder (``events.py``).
 """
+import os
 import time
-import uuid
 
 # chat finish_reason -> Responses incomplete_details.reason (anything else is complete)
 _INCOMPLETE = {"length": "max_output_tokens", "content_filter": "content_filter"}
@@ -17,7 +17,7 @@ _ECHO = {"instructions": None, "max_output_tokens": None, "metadata": {},
 
 def new_id(prefix):
     """An OpenAI-looking id: ``resp_``, ``msg_``, ``fc_`` + 48 hex digits."""
-    return prefix + uuid.uuid4().hex + uuid.uuid4().hex[:16]
+    return prefix + os.urandom(24).hex()
 
 
 def skeleton(body, response_id=None, created_at=None):

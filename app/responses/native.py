@@ -117,7 +117,7 @@ def _events(call, body, resp, frame):
             data = _patch(call, body, data, frame, name)
         kind = (name or "message").encode()
         yield b"event: " + kind + b"\ndata: " + data + b"\n\n"
-        if name in ("response.completed", "response.incomplete", "response.failed"):
+        if name in ("response.completed", "response.incomplete", "response.failed", "error"):
             return
     raise errors.BadGatewayError(f"{who} closed the stream before it was complete")
 

@@ -104,3 +104,15 @@ def test_native_events_pass_through():
     frame.native = True
     raw = b'event: response.created\ndata: {"type":"response.created"}\n\n'
     assert frame.chunk(raw) is raw and frame.done() == b""
+
+
+def test_delta_template_matches_the_generic_encoder():
+    frame = ResponsesFrame({"model": "m", "input": "x"}, "resp_1")
+    raw = frame.chunk(chunk({"content": 'a "quoted" \u00e9 piece\n'}))
+    delta = parse(raw)[-1]
+    assert delta == {"type": "response.output_text.delta", "item_id": delta["item_id"],
+                     "output_index": 0, "content_index": 0, "delta": 'a "quoted" \u00e9 piece\n',
+                     "logprobs": [], "sequence_number": 4}
+    assert raw.endswith(frame._event("response.output_text.delta", **{
+        k: delta[k] for k in ("item_id", "output_index", "content_index", "delta",
+                              "logprobs")}).replace(b'"sequence_number":5', b'"sequence_number":4'))
