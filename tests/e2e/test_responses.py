@@ -196,6 +196,22 @@ def test_passthrough_stream(client, fake):
     assert client.responses.retrieve(final.id).status == "completed"
 
 
+def test_passthrough_errors_keep_their_status(client, fake):
+    fake.script({"status": 429, "headers": {"retry-after": "3"}, "json": {"error": {
+        "message": "Rate limit reached", "type": "requests", "param": None,
+        "code": "rate_limit_exceeded"}}})
+    with pytest.raises(openai.RateLimitError) as err:
+        client.responses.create(model="gpt-native", input="x")
+    assert err.value.response.headers["retry-after"] == "3"
+    fake.script({"status": 400, "json": {"error": {
+        "message": "Your input exceeds the context window of this model.",
+        "type": "invalid_request_error", "param": "input",
+        "code": "context_length_exceeded"}}})
+    with pytest.raises(openai.BadRequestError) as err:
+        client.responses.create(model="gpt-native", input="x")
+    assert err.value.code == "context_length_exceeded"
+
+
 def test_small_max_output_tokens_and_generic_hosts_use_chat(client, fake):
     small = client.responses.create(model="gpt-native", input="a b c d e f g",
                                     max_output_tokens=5)
@@ -317,3 +333,7 @@ def test_stored_responses_survive_a_restart(tmp_path, anthropic_fake, fake_upstr
         assert len(ant.requests("/v1/messages")[-1]["body"]["messages"]) == 3
     finally:
         again.stop()
+
+
+def test_no_internal_errors_were_logged(gateway):
+    assert "Traceback" not in gateway.stderr() + gateway.stdout()

@@ -1,7 +1,9 @@
 """The /v1/responses views in-process (mock provider): owners, input_items paging, errors."""
+import json
 from types import SimpleNamespace
 
 import pytest
+import responses as responses_lib
 from flask import g, request
 
 from app import create_app
@@ -77,3 +79,52 @@ def test_a_response_that_cannot_be_stored_is_a_503(client, monkeypatch):
     assert r.status_code == 503 and r.json["error"]["code"] == "store_unavailable"
     assert client.post("/v1/responses", json={"model": "demo", "input": "x",
                                               "store": False}).status_code == 200
+
+
+AZURE_BASE = "https://res.openai.azure.com"
+
+
+@pytest.fixture
+def azure_client(tmp_path, monkeypatch):
+    monkeypatch.setenv("SWITCHBOARD_DATA_DIR", str(tmp_path))
+    app = create_app({"model_list": [{"model_name": "az", "litellm_params": {
+        "model": "azure/gpt-4o-dep", "api_base": AZURE_BASE, "api_key": "az-key-123456",
+        "api_version": "2025-04-01-preview"}}], "general_settings": {"access_log": "off"}})
+    return app.test_client()
+
+
+def upstream_response(**fields):
+    return {"id": "resp_up1", "object": "response", "created_at": 1, "status": "completed",
+            "model": "gpt-4o", "output": [{"type": "message", "id": "msg_1", "role": "assistant",
+                                           "status": "completed", "content": [
+                                               {"type": "output_text", "text": "hi",
+                                                "annotations": []}]}],
+            "usage": {"input_tokens": 3, "output_tokens": 1, "total_tokens": 4},
+            "metadata": {}, "store": False, **fields}
+
+
+@responses_lib.activate
+def test_azure_gets_the_responses_api_natively(azure_client):
+    url = f"{AZURE_BASE}/openai/responses?api-version=2025-04-01-preview"
+    responses_lib.post(url, json=upstream_response())
+    r = azure_client.post("/v1/responses", json={"model": "az", "input": "hello",
+                                                 "metadata": {"k": "v"},
+                                                 "tools": [{"type": "web_search"}]})
+    assert r.status_code == 200 and r.json["id"] == "resp_up1"
+    assert r.json["metadata"] == {"k": "v"} and r.json["store"] is True
+    sent = json.loads(responses_lib.calls[0].request.body)
+    assert sent["model"] == "gpt-4o-dep" and "metadata" not in sent and sent["store"] is False
+    assert sent["tools"] == [{"type": "web_search"}]
+    assert responses_lib.calls[0].request.headers["api-key"] == "az-key-123456"
+    assert azure_client.get("/v1/responses/resp_up1").json["output"][0]["content"][0]["text"] \
+        == "hi"
+
+
+@responses_lib.activate
+def test_azure_upstream_errors_keep_status_and_retry_after(azure_client):
+    url = f"{AZURE_BASE}/openai/responses?api-version=2025-04-01-preview"
+    responses_lib.post(url, status=429, headers={"retry-after": "9"},
+                       json={"error": {"message": "slow down", "code": "429"}})
+    r = azure_client.post("/v1/responses", json={"model": "az", "input": "hello"})
+    assert r.status_code == 429 and r.headers["Retry-After"] == "9"
+    assert r.json["error"]["type"] == "rate_limit_error"
