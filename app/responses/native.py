@@ -15,6 +15,7 @@ from app.providers.azure import V1_VERSIONS, azure_headers, resource_base
 from app.providers.base import Outbound, UpstreamStream, json_or_502, stream_body
 from app.providers.openai import override_headers
 from app.responses.from_chat import chat_usage
+from app.responses.schemas import DOCUMENTED
 from app.streaming import sse_events
 
 OPENAI_BASE = "https://api.openai.com/v1"
@@ -47,8 +48,10 @@ def speaks_responses(call, body):
 
 
 def native_body(call, body, history, extras):
-    """The upstream body: the client's, minus our fields, with earlier turns replayed."""
-    out = {k: v for k, v in body.items() if k not in _OURS}
+    """The upstream body: the client's documented fields minus ours, its surviving extras
+    (provider parameters; overrides such as api_key were taken out by the pipeline), and the
+    earlier turns replayed into ``input``."""
+    out = {k: v for k, v in body.items() if k in DOCUMENTED and k not in _OURS}
     out.update(extras)
     out["model"] = call.deployment.upstream_model
     out["store"] = False

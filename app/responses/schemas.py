@@ -16,6 +16,13 @@ BUILTIN_TOOLS = ("web_search", "web_search_preview", "web_search_2025_08_26",
                  "shell", "apply_patch", "custom")
 
 
+# Documented Responses fields the gateway does not act on: passed to a native upstream, never
+# to a chat one (chat has no counterpart).
+RESPONSES_ONLY = frozenset({"include", "truncation", "background", "conversation", "prompt",
+                            "prompt_cache_key", "safety_identifier", "stream_options",
+                            "max_tool_calls", "top_logprobs", "service_tier"})
+
+
 class _Part(ObjectSchema):
     pass
 
@@ -192,6 +199,8 @@ class ResponsesRequest(ObjectSchema):
 
 
 REQUEST = ResponsesRequest()
+# Every documented top-level field (anything else is a provider parameter or an override).
+DOCUMENTED = frozenset(REQUEST.load_fields) | RESPONSES_ONLY
 
 
 def validate_request(body):

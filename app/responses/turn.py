@@ -12,17 +12,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from app import errors
 from app.responses import native
 from app.responses.from_chat import new_id
-from app.responses.schemas import REQUEST, builtin_tools
+from app.responses.schemas import DOCUMENTED, builtin_tools
 from app.store import responses as stored
 from app.store import store_of
 
 log = logging.getLogger("switchboard")
 
 DEFAULT_RETENTION_DAYS = 30
-# Documented Responses fields with no chat counterpart: never forwarded to a chat upstream.
-RESPONSES_ONLY = frozenset({"include", "truncation", "background", "conversation", "prompt",
-                            "prompt_cache_key", "safety_identifier", "stream_options",
-                            "max_tool_calls", "top_logprobs", "service_tier"})
 
 
 def owner():
@@ -88,8 +84,7 @@ def plain(item):
 
 def extras(body):
     """Undeclared top-level keys (provider params, LiteLLM overrides) to keep on the chat body."""
-    known = REQUEST.load_fields
-    return {k: v for k, v in body.items() if k not in known and k not in RESPONSES_ONLY}
+    return {k: v for k, v in body.items() if k not in DOCUMENTED}
 
 
 class Turn:

@@ -171,11 +171,15 @@ def test_max_output_tokens_is_incomplete(client, ant):
 
 def test_passthrough_to_openai_responses(client, fake):
     response = client.responses.create(model="gpt-native", input="hi there",
-                                       metadata={"k": "v"}, instructions="short")
+                                       metadata={"k": "v"}, instructions="short",
+                                       extra_body={"api_key": "sk-client-own-key"})
     assert response.output_text == "echo: hi there" and response.metadata == {"k": "v"}
     [sent] = fake.requests()
     assert sent["path"] == "/v1/responses"
     assert sent["body"]["model"] == "gpt-4.1" and "metadata" not in sent["body"]
+    # a LiteLLM-style override is used for the call, never forwarded in the body
+    assert sent["headers"]["authorization"] == "Bearer sk-client-own-key"
+    assert "api_key" not in sent["body"]
     assert sent["body"]["instructions"] == "short"
     follow = client.responses.create(model="gpt-native", input="again",
                                      previous_response_id=response.id)

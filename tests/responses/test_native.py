@@ -41,12 +41,15 @@ def test_who_speaks_responses():
 def test_native_body_and_outbound():
     call = bound("openai/gpt-4.1", api_key="sk-1")
     body = {"model": "x", "input": "again", "metadata": {"a": "b"},
-            "previous_response_id": "resp_1", "store": True, "instructions": "short"}
+            "previous_response_id": "resp_1", "store": True, "instructions": "short",
+            "api_key": "sk-client-override", "num_retries": 2, "service_tier": "flex"}
     history = [{"type": "message", "role": "user", "content": "first"}]
-    out = native.native_body(call, body, history, {"service_tier": "flex"})
+    # extras are what the pipeline left of the client's undeclared keys (no overrides)
+    out = native.native_body(call, body, history, {"seed": 7})
     assert out == {"model": "gpt-4.1", "input": [history[0], {"role": "user",
                                                                "content": "again"}],
-                   "instructions": "short", "store": False, "service_tier": "flex"}
+                   "instructions": "short", "store": False, "service_tier": "flex",
+                   "seed": 7}
     request = native.outbound(call, out)
     assert request.url == "https://api.openai.com/v1/responses"
     assert request.headers["Authorization"] == "Bearer sk-1"
