@@ -117,6 +117,16 @@ def test_function_tool_round_trip(client, ant):
                                          "content": "sunny"}
 
 
+def test_json_schema_text_format(client, ant):
+    schema = {"type": "object", "properties": {"answer": {"type": "string"}},
+              "required": ["answer"], "additionalProperties": False}
+    response = client.responses.create(model="claude", input="hello", text={"format": {
+        "type": "json_schema", "name": "reply", "schema": schema, "strict": True}})
+    assert isinstance(json.loads(response.output_text), dict)
+    sent = ant.requests("/v1/messages")[-1]["body"]
+    assert sent["output_config"]["format"]["schema"] == schema
+
+
 def test_stream_rebuilds_and_is_stored(client, ant):
     with client.responses.stream(model="claude", input="stream this please") as stream:
         events = list(stream)
