@@ -30,7 +30,8 @@ KNOWN = {name: frozenset(text.split()) for name, text in {
         public_routes allowed_ips key_management_system max_parallel_requests
         global_max_parallel_requests background_health_checks health_check_interval
         infer_model_from_keys pass_through_endpoints forward_client_headers_to_llm_api
-        webhook jsonl langfuse callback_queue ui store_prompts_in_spend_logs spend_logs_queue""",
+        webhook jsonl langfuse callback_queue ui store_prompts_in_spend_logs spend_logs_queue
+        responses_retention_days""",
     "router_settings": """routing_strategy routing_strategy_args num_retries timeout
         stream_timeout retry_after allowed_fails allowed_fails_policy cooldown_time
         disable_cooldowns redis_host redis_port redis_password redis_db redis_url retry_policy

@@ -85,25 +85,30 @@ def prepare(endpoint, body, validate):
     return call
 
 
-def execute(call):
+def execute(call, action=None):
     """Stage 2: the cached answer (app.cache), else route and call the provider (with retries).
 
     Returns the OpenAI-shaped result (dict or ``RawJSON``) or, for a stream, the open upstream
     stream (iterate for OpenAI chunk payloads). Errors before the first byte raise here.
+    ``action(call)`` replaces the provider call for a front door that picks the upstream API per
+    deployment (it runs once per attempt, with ``call`` bound to the deployment); such answers
+    may be in another API's shape, so they bypass the chat cache.
     """
     router = router_of(current_app)
     observability.of(current_app).begin()
-    hit = cache.lookup(call)
+    hit = cache.lookup(call) if action is None else None
     if hit is not None:  # the provider is not asked
         g.watch = NOT_WATCHED
         if not call.stream:
             g.result = hit
         return hit
     watch = g.watch = ClientWatch.of(request.environ.get("gunicorn.socket"))
-    action = _open_stream if call.stream else _complete
     try:
-        result = watch.wait_on(router.run, call, g.routes, action)
-        result = cache.keep(call, result)
+        if action is None:
+            action = _open_stream if call.stream else _complete
+            result = cache.keep(call, watch.wait_on(router.run, call, g.routes, action))
+        else:
+            result = watch.wait_on(router.run, call, g.routes, action)
     except BaseException:
         watch.stop()
         raise

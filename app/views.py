@@ -7,7 +7,8 @@ from app.keys.views import bp as keys_bp
 from app.messages.views import bp as messages_bp
 from app.metrics.views import bp as metrics_bp
 from app.models.views import bp as models_bp
+from app.responses.views import bp as responses_bp
 from app.router.views import bp as router_bp
 
 BLUEPRINTS = (chat_bp, embeddings_bp, completions_bp, models_bp, health_bp, metrics_bp,
-               router_bp, keys_bp, messages_bp)
+               router_bp, keys_bp, messages_bp, responses_bp)

@@ -116,7 +116,7 @@ class Provider:
     def open_stream(self, call):
         """Start a stream; errors before the first event raise here (so they can be retried)."""
         resp = self._send(call, stream=True)
-        return _Stream(resp, self.iter_events(call, resp))
+        return UpstreamStream(resp, self.iter_events(call, resp))
 
     def _send(self, call, stream):
         try:
@@ -128,6 +128,10 @@ class Provider:
                 raise
             raise errors.InvalidRequestError(
                 "The request body is nested too deeply (more than 254 levels).") from None
+        return self.send(call, out, stream)
+
+    def send(self, call, out, stream):
+        """POST ``out`` for ``call``; transport failures and error statuses raise as the tree."""
         call.api_key = _bearer(out.headers)
         return self._post(call, out, stream)
 
@@ -156,7 +160,7 @@ class Provider:
         return resp
 
 
-class _Stream:
+class UpstreamStream:
     """An open upstream stream: iterate for chunk payloads, close to free the connection."""
 
     __slots__ = ("response", "events")

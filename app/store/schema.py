@@ -102,3 +102,21 @@ spend_logs = Table(
     Index("ix_spend_logs_team_time", "team_id", "start_time"),
     Index("ix_spend_logs_model_time", "model_group", "start_time"),
 )
+
+# Stored Responses API responses (/v1/responses with store: true), readable by their creator
+# (key hash, or team) until expires_at. `context` holds the earlier turns replayed through
+# previous_response_id, `input_items` this turn's input, `response` the response object: JSON
+# text encoded by orjson (written on the request path; the JSON type's stdlib encoder costs more).
+responses = Table(
+    "responses", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("api_key", String(64)),                       # creator's key hash; None = master key
+    Column("team_id", String(256)),
+    Column("model", String(256)),
+    Column("status", String(16), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("context", Text, nullable=False),
+    Column("input_items", Text, nullable=False),
+    Column("response", Text, nullable=False),
+)

@@ -1,7 +1,8 @@
 """Switchboard's own small benchmark: requests/s, p50/p99, CPU per request and RSS.
 
     python tests/bench/bench.py [--duration 10] [--concurrency 1,64]
-                                [--scenarios chat,stream,embed,messages,messages-stream,vkey]
+                                [--scenarios chat,stream,embed,messages,messages-stream,vkey,
+                                 responses,responses_stored,responses_stream]
                                 [--redis-url URL]  (scenario vkey)
                                 [--workers 1] [--upstream-latency-ms 0] [--cpu 1]
                                 [--switchboard PATH] [--soak N] [--quiet-wait 0] [--no-ui]
@@ -149,8 +150,10 @@ def start_gateway(args, config, port, log):
     cmd = [args.switchboard, "--config", config, "--host", "127.0.0.1", "--port", str(port),
            "--workers", str(args.workers)]
     cpus = args.gateway_cpus
+    # Stored responses (/v1/responses) go to a SQLite file of this run, not the user's data dir.
+    env = dict(os.environ, SWITCHBOARD_DATA_DIR=os.path.dirname(config))
     return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            start_new_session=True,
+                            start_new_session=True, env=env,
                             preexec_fn=lambda: os.sched_setaffinity(0, cpus))
 
 
@@ -183,7 +186,10 @@ class Bench:
                         ("embed", clients.EMBED), ("abandon", clients.SLOW_STREAM),
                         ("vkey", clients.CHAT), ("hit", clients.HIT),
                         ("hit-stream", clients.HIT_STREAM), ("messages", clients.MESSAGES),
-                        ("messages-stream", clients.MESSAGES_STREAM))}
+                        ("messages-stream", clients.MESSAGES_STREAM),
+                        ("responses", clients.RESPONSES),
+                        ("responses_stored", clients.RESPONSES_STORED),
+                        ("responses_stream", clients.RESPONSES_STREAM))}
         self.wrk = shutil.which("wrk")
         self.vkey = None
 

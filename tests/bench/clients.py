@@ -29,11 +29,20 @@ HIT_STREAM = dict(STREAM, cache={"use-cache": True})
 MESSAGES = {"model": "gpt-3.5-turbo", "temperature": 0.2, "max_tokens": 128,
             "system": CHAT["messages"][0]["content"], "messages": CHAT["messages"][1:]}
 MESSAGES_STREAM = dict(MESSAGES, stream=True)
+# The same conversation through OpenAI's Responses API (translated to chat for this upstream):
+# "responses" keeps nothing (store: false), "responses_stored" is the default (a database row).
+RESPONSES = {"model": "gpt-3.5-turbo", "temperature": 0.2, "max_output_tokens": 128,
+             "instructions": CHAT["messages"][0]["content"],
+             "input": CHAT["messages"][1]["content"], "store": False}
+RESPONSES_STORED = dict(RESPONSES, store=True)
+RESPONSES_STREAM = dict(RESPONSES, stream=True)
 PATHS = {"chat": "/v1/chat/completions", "stream": "/v1/chat/completions",
          "embed": "/v1/embeddings", "hit": "/v1/chat/completions",
          "hit-stream": "/v1/chat/completions", "vkey": "/v1/chat/completions",
-         "messages": "/v1/messages", "messages-stream": "/v1/messages"}
-STREAMS = ("stream", "hit-stream", "messages-stream")  # read by python threads, not wrk
+         "messages": "/v1/messages", "messages-stream": "/v1/messages",
+         "responses": "/v1/responses", "responses_stored": "/v1/responses",
+         "responses_stream": "/v1/responses"}
+STREAMS = ("stream", "hit-stream", "messages-stream", "responses_stream")  # read by python threads, not wrk
 
 
 def stream_done(data):
@@ -57,9 +66,19 @@ def message_stream_done(data):
     return data.rstrip().endswith(b'data: {"type":"message_stop"}')
 
 
+def response_ok(data):
+    return b'"output_text"' in data
+
+
+def response_stream_done(data):
+    """A Responses stream is good when it ends with response.completed."""
+    return b"event: response.completed" in data[-8192:]
+
+
 CHECKS = {"chat": chat_ok, "stream": stream_done, "embed": embed_ok, "hit": chat_ok,
           "hit-stream": stream_done, "vkey": chat_ok, "messages": message_ok,
-          "messages-stream": message_stream_done}
+          "messages-stream": message_stream_done, "responses": response_ok,
+          "responses_stored": response_ok, "responses_stream": response_stream_done}
 
 
 class Client:

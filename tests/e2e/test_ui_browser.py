@@ -68,6 +68,10 @@ def log_in(driver, gw, key):
     field = driver.find_element(By.CSS_SELECTOR, 'input[type="password"]')
     field.send_keys(key)
     field.submit()
+    # submit() does not wait for the answer: wait for the page it brings (else the next get()
+    # can race the session cookie)
+    assert wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, 'form[action="/ui/logout"]')
+                    or "Invalid key." in driver.page_source, timeout=10)
 
 
 def test_wrong_login_is_refused(ui_gateway, driver):

@@ -6,6 +6,11 @@ Run ``python tests/fakes/fake_openai.py --port 0``: it binds 127.0.0.1, prints
     POST /v1/chat/completions   chat.completion, or SSE chat.completion.chunk events + [DONE]
     POST /v1/embeddings         float lists, or base64 little-endian float32 (encoding_format)
     POST /v1/completions        text_completion
+    POST /v1/responses          response object, or SSE Responses events (``event:`` lines,
+                                sequence_number); function tools are called with
+                                {"query": <last user text>} until a function_call_output
+                                arrives; max_output_tokens (>= 16, as OpenAI requires) cuts
+                                the reply (status incomplete); ``stop`` is refused as upstream
     GET  /v1/models[/{id}]      model list / model
     Authorization "Bearer sk-bad" -> 401 invalid_api_key
 
@@ -13,6 +18,7 @@ Test control and scripted behaviours: see tests/fakes/base.py.
 """
 import base64
 import hashlib
+import json
 import struct
 import sys
 import time
@@ -164,6 +170,108 @@ def embeddings(body):
             "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
 
 
+def response_input_text(value):
+    """The last user text (or function output) of a Responses ``input``."""
+    if isinstance(value, str):
+        return value, None
+    for item in reversed(value or []):
+        if item.get("type") == "function_call_output":
+            return "", item.get("output")
+        if item.get("role") == "user":
+            return text_of(item.get("content")), None
+    return "", None
+
+
+def response_object(body):
+    """A finished Responses API ``response`` for a /v1/responses body."""
+    text, tool_output = response_input_text(body.get("input"))
+    tools = [t for t in body.get("tools") or [] if t.get("type") == "function"]
+    status, incomplete, output = "completed", None, []
+    if tools and tool_output is None and body.get("tool_choice") != "none":
+        output.append({"type": "function_call", "id": "fc_" + uuid.uuid4().hex,
+                       "call_id": "call_" + uuid.uuid4().hex[:24], "name": tools[0]["name"],
+                       "arguments": json.dumps({"query": text}), "status": "completed"})
+        reply = ""
+    else:
+        reply = ("tool said: " + str(tool_output)) if tool_output is not None else "echo: " + text
+        words, limit = reply.split(" "), body.get("max_output_tokens")
+        if limit is not None and len(words) > limit:
+            reply, status, incomplete = " ".join(words[:limit]), "incomplete", {
+                "reason": "max_output_tokens"}
+        output.append({"type": "message", "id": "msg_" + uuid.uuid4().hex, "status": "completed",
+                       "role": "assistant", "content": [{"type": "output_text", "text": reply,
+                                                         "annotations": [], "logprobs": []}]})
+    prompt = count_tokens(text or tool_output or "")
+    completion = count_tokens(reply) if reply else 5
+    return {
+        "id": "resp_" + uuid.uuid4().hex, "object": "response", "created_at": int(time.time()),
+        "status": status, "background": False, "error": None, "incomplete_details": incomplete,
+        "instructions": body.get("instructions"), "max_output_tokens": body.get("max_output_tokens"),
+        "model": body.get("model") + "-2025-04-14", "output": output,
+        "parallel_tool_calls": True, "previous_response_id": body.get("previous_response_id"),
+        "reasoning": {"effort": None, "summary": None}, "store": body.get("store", True),
+        "temperature": body.get("temperature", 1.0), "text": {"format": {"type": "text"}},
+        "tool_choice": body.get("tool_choice", "auto"), "tools": body.get("tools") or [],
+        "top_p": body.get("top_p", 1.0), "truncation": "disabled",
+        "usage": {"input_tokens": prompt, "input_tokens_details": {"cached_tokens": 0},
+                  "output_tokens": completion, "output_tokens_details": {"reasoning_tokens": 0},
+                  "total_tokens": prompt + completion},
+        "user": None, "metadata": body.get("metadata") or {},
+    }
+
+
+def response_events(body):
+    """The SSE events (type, payload) of a streamed Responses answer, in OpenAI's order."""
+    final = response_object(body)
+    start = dict(final, status="in_progress", output=[], usage=None, incomplete_details=None)
+    events = [("response.created", {"response": start}),
+              ("response.in_progress", {"response": start})]
+    for index, item in enumerate(final["output"]):
+        events.append(("response.output_item.added", {
+            "output_index": index, "item": dict(item, status="in_progress", content=[])
+            if item["type"] == "message" else dict(item, arguments="", status="in_progress")}))
+        if item["type"] == "message":
+            text, part = item["content"][0]["text"], dict(item["content"][0], text="")
+            events.append(("response.content_part.added", {
+                "item_id": item["id"], "output_index": index, "content_index": 0, "part": part}))
+            for piece in reply_pieces(text):
+                events.append(("response.output_text.delta", {
+                    "item_id": item["id"], "output_index": index, "content_index": 0,
+                    "delta": piece, "logprobs": []}))
+            events.append(("response.output_text.done", {
+                "item_id": item["id"], "output_index": index, "content_index": 0, "text": text,
+                "logprobs": []}))
+            events.append(("response.content_part.done", {
+                "item_id": item["id"], "output_index": index, "content_index": 0,
+                "part": item["content"][0]}))
+        else:
+            events.append(("response.function_call_arguments.delta", {
+                "item_id": item["id"], "output_index": index, "delta": item["arguments"]}))
+            events.append(("response.function_call_arguments.done", {
+                "item_id": item["id"], "output_index": index, "arguments": item["arguments"]}))
+        events.append(("response.output_item.done", {"output_index": index, "item": item}))
+    kind = "response.completed" if final["status"] == "completed" else "response.incomplete"
+    events.append((kind, {"response": final}))
+    return [dict(payload, type=name, sequence_number=seq)
+            for seq, (name, payload) in enumerate(events)]
+
+
+def responses_problem(body):
+    """OpenAI's 400 for what its Responses API refuses (that chat completions would take)."""
+    if "stop" in body:
+        return error_body("Unknown parameter: 'stop'.", "invalid_request_error",
+                          "unknown_parameter", "stop")
+    limit = body.get("max_output_tokens")
+    if limit is not None and limit < 16:
+        return error_body("Invalid 'max_output_tokens': integer below minimum value. Expected a "
+                          f"value >= 16, but got {limit} instead.", "invalid_request_error",
+                          "integer_below_min_value", "max_output_tokens")
+    if "input" not in body or "model" not in body:
+        return error_body("Missing required parameter: 'input'.", "invalid_request_error",
+                          "missing_required_parameter", "input")
+    return None
+
+
 def model_object(model_id):
     """One entry of the models list."""
     return {"id": model_id, "object": "model", "created": 1686935002, "owned_by": "openai"}
@@ -198,6 +306,15 @@ class Handler(FakeHandler):
                 "We could not parse the JSON body of your request. (HINT: This likely means you "
                 "aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, "
                 "but what was sent was not valid JSON.", "invalid_request_error"))
+        if path.endswith("/responses"):
+            problem = responses_problem(body)
+            if problem:
+                return self.send(400, problem)
+            if body.get("stream"):
+                frames = [f"event: {e['type']}\ndata: {json.dumps(e)}\n\n".encode()
+                          for e in response_events(body)]
+                return self.send_chunked(frames, delay=stream_delay)
+            return self.send(200, response_object(body))
         if path.endswith("/chat/completions"):
             if body.get("stream"):
                 return self.send_chunked([self.frame(c) for c in chat_chunks(body)]

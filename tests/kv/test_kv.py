@@ -56,6 +56,7 @@ def test_silent_redis_is_time_limited():
         t0 = time.monotonic()
         assert client.run(lambda r: r.get("x"), fallback="local") == "local"
         assert time.monotonic() - t0 < 0.01
+        client.close()  # stops the probe thread, which would outlive the test
     finally:
         server.close()
 
@@ -69,6 +70,7 @@ def test_probe_reconnects_when_redis_comes_back(redis_clean):
         time.sleep(0.02)
     assert client.available
     assert client.run(lambda r: r.ping()) is True
+    client.close()
 
 
 def test_redis_cooperates_with_gevent(redis_url):
@@ -102,3 +104,4 @@ def test_breaker_is_thread_safe_under_concurrent_failures():
         t.join()
     assert results == [0] * 20
     assert not client.available
+    client.close()

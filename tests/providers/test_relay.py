@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from app import errors
-from app.providers.base import Call, _Stream
+from app.providers.base import Call, UpstreamStream
 from app.providers.hosts import HOSTS
 from app.providers.openai import OpenAICompatible
 from app.providers.relay import check_block
@@ -82,7 +82,8 @@ def serve(data, reads, relay, body=None):
     call.relay_sse = relay
     response = FakeResponse(reads)
     ended = []
-    out = b"".join(SSEBody(_Stream(response, OPENAI.iter_events(call, response)), ended.append))
+    stream = UpstreamStream(response, OPENAI.iter_events(call, response))
+    out = b"".join(SSEBody(stream, ended.append))
     return out, call.usage, response.consumed, type(ended[0]).__name__
 
 
