@@ -152,3 +152,14 @@ def test_api_auth_is_unchanged(ui_app):
     assert client.get("/v1/models").status_code == 401
     resp = client.get("/v1/models", headers={"Authorization": f"Bearer {MASTER}"})
     assert resp.status_code == 200
+
+
+def test_login_page_says_when_no_master_key_is_set():
+    from app import create_app
+    app = create_app({"model_list": [{"model_name": "demo", "litellm_params": {"model": "mock/demo"}}],
+                      "general_settings": {"access_log": "off"}})
+    html = app.test_client().get("/ui/login").text
+    assert "no master key" in html and "general_settings.master_key" in html
+    keyed = create_app({"model_list": [{"model_name": "demo", "litellm_params": {"model": "mock/demo"}}],
+                        "general_settings": {"access_log": "off", "master_key": "sk-m"}})
+    assert "no master key" not in keyed.test_client().get("/ui/login").text
