@@ -225,31 +225,12 @@ def new_team(app, data):
 
 def update_team(app, data):
     """POST /team/update."""
-    data = validate.check(data or {}, validate.TEAM, required=("team_id",))
-    keys, engine = _state(app)
-    row = _row_or_404(engine, "team", data["team_id"])
-    values = {n: data[n] for n in _TEAM_FIELDS if n in data}
-    _defaults(values)
-    if "budget_duration" in data:
-        values["budget_reset_at"] = _window_end(row["created_at"], data["budget_duration"])
-    values["updated_at"] = now_utc()
-    rows.change(engine, "team", row["team_id"], values)
-    keys.cache.changed()
-    return _team_dict(keys, {**row, **values})
+    return _update(app, data, "team", "team_id", validate.TEAM, _TEAM_FIELDS, _team_dict)
 
 
 def delete_teams(app, team_ids):
     """POST /team/delete {team_ids}."""
-    if not isinstance(team_ids, list) or not team_ids \
-            or not all(isinstance(t, str) for t in team_ids):
-        raise errors.InvalidRequestError("'team_ids' must be a non-empty array of strings.",
-                                         param="team_ids")
-    keys, engine = _state(app)
-    found = rows.remove(engine, "team", team_ids)
-    if not found:
-        raise errors.NotFoundError("None of these teams exists.", param="team_ids")
-    keys.cache.changed()
-    return {"deleted_teams": found}
+    return _delete(app, "team", team_ids)
 
 
 def team_info(app, team_id):
@@ -306,31 +287,41 @@ def new_user(app, data):
 
 def update_user(app, data):
     """POST /user/update."""
-    data = validate.check(data or {}, validate.USER, required=("user_id",))
-    keys, engine = _state(app)
-    row = _row_or_404(engine, "user", data["user_id"])
-    values = {n: data[n] for n in _USER_FIELDS if n in data}
-    _defaults(values)
-    if "budget_duration" in data:
-        values["budget_reset_at"] = _window_end(row["created_at"], data["budget_duration"])
-    values["updated_at"] = now_utc()
-    rows.change(engine, "user", row["user_id"], values)
-    keys.cache.changed()
-    return _user_dict(keys, {**row, **values})
+    return _update(app, data, "user", "user_id", validate.USER, _USER_FIELDS, _user_dict)
 
 
 def delete_users(app, user_ids):
     """POST /user/delete {user_ids}."""
-    if not isinstance(user_ids, list) or not user_ids \
-            or not all(isinstance(u, str) for u in user_ids):
-        raise errors.InvalidRequestError("'user_ids' must be a non-empty array of strings.",
-                                         param="user_ids")
+    return _delete(app, "user", user_ids)
+
+
+def _update(app, data, kind, id_field, spec, fields, to_dict):
+    """Change the given fields of one team or user (a new budget window when its length does)."""
+    data = validate.check(data or {}, spec, required=(id_field,))
     keys, engine = _state(app)
-    found = rows.remove(engine, "user", user_ids)
-    if not found:
-        raise errors.NotFoundError("None of these users exists.", param="user_ids")
+    row = _row_or_404(engine, kind, data[id_field])
+    values = {n: data[n] for n in fields if n in data}
+    _defaults(values)
+    if "budget_duration" in data:
+        values["budget_reset_at"] = _window_end(row["created_at"], data["budget_duration"])
+    values["updated_at"] = now_utc()
+    rows.change(engine, kind, row[id_field], values)
     keys.cache.changed()
-    return {"deleted_users": found}
+    return to_dict(keys, {**row, **values})
+
+
+def _delete(app, kind, ids):
+    """Delete teams or users by id: {"deleted_<kind>s": [...]}; 404 when none exists."""
+    param = f"{kind}_ids"
+    if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
+        raise errors.InvalidRequestError(f"'{param}' must be a non-empty array of strings.",
+                                         param=param)
+    keys, engine = _state(app)
+    found = rows.remove(engine, kind, ids)
+    if not found:
+        raise errors.NotFoundError(f"None of these {kind}s exists.", param=param)
+    keys.cache.changed()
+    return {f"deleted_{kind}s": found}
 
 
 def user_info(app, user_id):
