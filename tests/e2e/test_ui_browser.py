@@ -134,7 +134,6 @@ def _page_has(driver, url, *needles):
 
 def test_full_flow_key_created_in_the_ui_shows_up_in_logs_keys_and_charts(
         ui_gateway, driver, shots, fake, capsys):
-    pytest.importorskip("app.keys.manage")
     from selenium.webdriver.common.by import By
     log_in(driver, ui_gateway, MASTER_KEY)
     driver.get(ui_gateway.url + "/ui/keys")

@@ -1,16 +1,10 @@
-"""Keys, teams and users pages over app.keys.manage, and the read-only virtual-key view.
-
-These run once the keys feature (app/keys/manage.py) is merged; until then they skip.
-"""
+"""Keys, teams and users pages over app.keys.manage, and the read-only virtual-key view."""
 import datetime as dt
 import re
 
-import pytest
 
 from tests.ui.conftest import csrf_of, login
 from tests.ui.seed import UTC, log_row, seed_logs, token_of
-
-manage = pytest.importorskip("app.keys.manage")
 
 
 def _create(admin, alias, **fields):

@@ -134,18 +134,3 @@ def test_models_page_uses_router_status_and_check_health(ui_app, admin):
     assert "7 / 100" in html and "900 / ∞" in html and "13 ms" in html
     resp = admin.post("/ui/models/check", data={"model_id": "dep-9", "csrf_token": csrf_of(html)})
     assert "healthy in 8 ms" in resp.text
-
-
-def test_key_pages_without_the_keys_feature_say_so(admin):
-    if _has_manage():
-        pytest.skip("the keys feature is present")
-    html = admin.get("/ui/keys").text
-    assert "not available" in html and 'name="key_alias"' in html
-
-
-def _has_manage():
-    try:
-        import app.keys.manage  # noqa: F401
-    except ImportError:
-        return False
-    return True
