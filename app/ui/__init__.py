@@ -52,8 +52,6 @@ def init_app(app, settings, environ=None):
     """Register the dashboard (unless turned off): session cookie, ProxyFix, blueprint."""
     if not enabled(settings):
         return
-    from werkzeug.middleware.proxy_fix import ProxyFix
-
     from app.kv import kv_of
     from app.ui import admin, org, views  # noqa: F401  (routes register on bp)
 
@@ -64,7 +62,7 @@ def init_app(app, settings, environ=None):
                       SESSION_COOKIE_SAMESITE="Lax",
                       PERMANENT_SESSION_LIFETIME=dt.timedelta(seconds=auth.SESSION_SECONDS))
     # The nginx site sends X-Forwarded-Proto: https behind TLS; only the scheme is trusted.
-    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=0, x_proto=1, x_host=0)
+    app.wsgi_app = auth.UIProxyFix(app.wsgi_app)
     app.extensions[EXTENSION] = auth.LoginLimiter(kv_of(app))
     app.jinja_env.filters.update(money=charts.money, compact=charts.compact, when=_datetime,
                                    daydate=_daydate)

@@ -32,6 +32,33 @@ class Sessions(SecureCookieSessionInterface):
         """Secure behind TLS only."""
         return bool(request) and request.is_secure
 
+    def open_session(self, app, request):
+        """The signed session on dashboard paths; an empty one (never saved) for the API."""
+        if not request.path.startswith(UI_PREFIX):
+            return None  # Flask then uses its null session: no cookie parsing, no signing
+        return super().open_session(app, request)
+
+
+UI_PREFIX = "/ui"
+
+
+class UIProxyFix:
+    """werkzeug's ProxyFix (scheme only) for dashboard paths; the API path skips the work.
+
+    Only the dashboard needs the client's scheme (its cookie is Secure behind TLS).
+    """
+
+    def __init__(self, wsgi_app):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+        self.plain = wsgi_app
+        self.fixed = ProxyFix(wsgi_app, x_for=0, x_proto=1, x_host=0)
+
+    def __call__(self, environ, start_response):
+        """Apply ProxyFix when the path is the dashboard's."""
+        if environ.get("PATH_INFO", "").startswith(UI_PREFIX):
+            return self.fixed(environ, start_response)
+        return self.plain(environ, start_response)
+
 
 def secret_key(master_key, environ):
     """The session signing key: shared by every worker and instance with the same config."""
