@@ -47,7 +47,7 @@ class Keys:
         queue = (general.get("spend_logs_queue") or {})
         self.queue = SpendDelivery(SpendSink(self.store), observability.of(app).metrics,
                                    max_size=int(queue.get("max_size", 100_000)),
-                                   batch_size=int(queue.get("batch_size", 500)),
+                                   batch_size=int(queue.get("batch_size", 100)),
                                    interval=float(queue.get("flush_interval", 0.5)))
 
     def _load(self, token):
