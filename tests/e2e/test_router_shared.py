@@ -80,7 +80,8 @@ def test_cooldown_seen_by_the_other_instance_and_lifted(two, fakes):
         assert chat(gw2).status_code == 200
     assert len(fake_a.requests()) == 1 and len(fake_b.requests()) == 6
     assert time.monotonic() - cooled < 1.5
-    time.sleep(max(0.0, 2.05 - (time.monotonic() - cooled)))
+    # the shared cooldown is written just after the answer that caused it: allow that lag
+    time.sleep(max(0.0, 2.5 - (time.monotonic() - cooled)))
     assert chat(gw2).status_code == 200 and chat(gw1).status_code == 200
     assert len(fake_a.requests()) == 3  # both instances use a again
 
