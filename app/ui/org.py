@@ -14,17 +14,34 @@ def _members(form):
     return [m.strip() for m in form.get("members", "").split(",") if m.strip()]
 
 
+def _listing(kind, search_fields):
+    """The rows of ``list_<kind>s`` filtered by ``?q=`` with each row's budget bar."""
+    rows = as_list(_act(lambda: getattr(manage(), f"list_{kind}s")(current_app), None),
+                   f"{kind}s")
+    query = request.args.get("q", "").strip()
+    if query:
+        rows = search(rows, query, search_fields)
+    for row in rows:
+        row["budget_pct"] = budget_percent(row)
+    return render_template(f"{kind}s.html", rows=rows, q=query)
+
+
+def _delete(kind, ident):
+    """Delete one team or user after a confirmation page."""
+    page = f"/ui/{kind}s"
+    if request.form.get("confirm") != "yes":
+        return render_template("confirm.html", what=f"{kind} {ident}",
+                               action=f"{page}/{ident}/delete", back=page)
+    _act(lambda: getattr(manage(), f"delete_{kind}s")(current_app, [ident]),
+         f"{kind.capitalize()} deleted.")
+    return redirect(page)
+
+
 @bp.get("/ui/teams")
 @login_required(admin=True)
 def teams():
     """Every team with budget bar, members, models and limits."""
-    rows = as_list(_act(lambda: manage().list_teams(current_app), None), "teams")
-    query = request.args.get("q", "").strip()
-    if query:
-        rows = search(rows, query, ("team_id", "team_alias"))
-    for row in rows:
-        row["budget_pct"] = budget_percent(row)
-    return render_template("teams.html", rows=rows, q=query)
+    return _listing("team", ("team_id", "team_alias"))
 
 
 @bp.post("/ui/teams")
@@ -53,24 +70,14 @@ def update_team(team_id):
 @login_required(admin=True)
 def delete_team(team_id):
     """Delete a team after a confirmation page."""
-    if request.form.get("confirm") != "yes":
-        return render_template("confirm.html", what=f"team {team_id}",
-                               action=f"/ui/teams/{team_id}/delete", back="/ui/teams")
-    _act(lambda: manage().delete_teams(current_app, [team_id]), "Team deleted.")
-    return redirect("/ui/teams")
+    return _delete("team", team_id)
 
 
 @bp.get("/ui/users")
 @login_required(admin=True)
 def users():
     """Every user with budget bar and models."""
-    rows = as_list(_act(lambda: manage().list_users(current_app), None), "users")
-    query = request.args.get("q", "").strip()
-    if query:
-        rows = search(rows, query, ("user_id", "user_email", "user_role"))
-    for row in rows:
-        row["budget_pct"] = budget_percent(row)
-    return render_template("users.html", rows=rows, q=query)
+    return _listing("user", ("user_id", "user_email", "user_role"))
 
 
 @bp.post("/ui/users")
@@ -97,45 +104,24 @@ def update_user(user_id):
 @login_required(admin=True)
 def delete_user(user_id):
     """Delete a user after a confirmation page."""
-    if request.form.get("confirm") != "yes":
-        return render_template("confirm.html", what=f"user {user_id}",
-                               action=f"/ui/users/{user_id}/delete", back="/ui/users")
-    _act(lambda: manage().delete_users(current_app, [user_id]), "User deleted.")
-    return redirect("/ui/users")
+    return _delete("user", user_id)
 
 
 def model_groups():
-    """The router's live status, or the configured deployments in state "unknown"."""
-    router = router_of(current_app)
-    if hasattr(router, "status"):
-        return router.status()["groups"], True
-    groups = {}
-    for dep in current_app.extensions["switchboard.settings"].model_list:
-        groups.setdefault(dep.model_name, []).append({
-            "id": dep.id, "provider": dep.provider, "model": dep.upstream_model,
-            "api_base": dep.api_base, "healthy": None, "rpm_limit": dep.rpm,
-            "tpm_limit": dep.tpm})
-    return [{"model_name": k, "deployments": v} for k, v in groups.items()], False
+    """The router's live status of every group and deployment."""
+    return router_of(current_app).status()["groups"]
 
 
 @bp.get("/ui/models")
 @login_required(admin=True)
 def models():
     """Every group and deployment with its live state and a "check now" button."""
-    groups, live = model_groups()
-    return render_template("models.html", groups=groups, live=live, check=None)
+    return render_template("models.html", groups=model_groups(), check=None)
 
 
 @bp.post("/ui/models/check")
 @login_required(admin=True)
 def check_model():
     """Run one deployment's health check now and show the result above the list."""
-    router = router_of(current_app)
-    model_id = request.form.get("model_id", "")
-    if hasattr(router, "check_health"):
-        check = router.check_health(model_id)
-    else:
-        check = {"model_id": model_id, "healthy": None, "latency_ms": None,
-                 "error": "Health checks arrive with the router; state unknown."}
-    groups, live = model_groups()
-    return render_template("models.html", groups=groups, live=live, check=check)
+    check = router_of(current_app).check_health(request.form.get("model_id", ""))
+    return render_template("models.html", groups=model_groups(), check=check)
