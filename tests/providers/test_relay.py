@@ -11,7 +11,7 @@ from app import errors
 from app.providers.base import Call, UpstreamStream
 from app.providers.hosts import HOSTS
 from app.providers.openai import OpenAICompatible
-from app.providers.relay import check_block
+from app.providers.relay import check_block, plain_events
 from app.streaming import Framed, SSEBody
 
 OPENAI = OpenAICompatible("openai", HOSTS["openai"])  # stream_usage: asks for usage itself
@@ -26,6 +26,17 @@ def chunk(delta, finish=None, **extra):
 
 def sse(*events):
     return "".join(f"data: {e}\n\n" for e in events).encode()
+
+
+def compact(data):
+    """``data`` with its JSON events as OpenAI writes them (no spaces): the relay's fast path."""
+    events = []
+    for part in data.split(b"\n\n"):
+        payload = part[6:]
+        if part.startswith(b"data: {"):
+            payload = json.dumps(json.loads(payload), separators=(",", ":")).encode()
+        events.append(b"data: " + payload if part.startswith(b"data: ") else part)
+    return b"\n\n".join(events)
 
 
 PLAIN = sse(chunk({"role": "assistant", "content": ""}), chunk({"content": "Hi"}),
@@ -46,7 +57,13 @@ STREAMS = {
     "array": sse("[1, 2]", "[DONE]"),
     "error event": sse(chunk({"content": "Hi"}),
                        json.dumps({"error": {"message": "overloaded", "status": 503}})),
+    "usage on a content chunk": sse(chunk({"content": "Hi"}, "stop", usage=USAGE), "[DONE]"),
+    "text that mentions usage and error": sse(
+        chunk({"content": 'say "usage":null then "usage": 1 or "error"'}), "[DONE]"),
 }
+STREAMS.update({f"compact {name}": compact(data) for name, data in list(STREAMS.items())
+                if name in ("plain", "usage chunk", "error event", "usage on a content chunk",
+                            "text that mentions usage and error", "events after done")})
 
 
 class FakeResponse:
@@ -109,6 +126,21 @@ def test_a_plain_read_is_passed_on_as_it_came():
     out, finished, error = check_block(Call("chat", {}), read, "openai", hide_usage=True)
     assert isinstance(out, Framed) and out is not read and out == read
     assert out.events == 2 and not finished and error is None
+
+
+@pytest.mark.parametrize("data, events", [
+    (compact(sse(chunk({"content": "Hi"}))), 1),
+    (compact(sse(chunk({"content": "Hi"}, usage=None), chunk({}, "stop", usage=None))), 2),
+    (compact(sse(chunk({"content": "Hi"}, usage=USAGE))), 0),  # usage to keep: parsed
+    (compact(sse(json.dumps({"error": {"message": "x"}}))), 0),
+    (sse("[DONE]"), 0),
+    (b": keep-alive\n\n" + compact(sse(chunk({}))), 0),
+    (compact(sse(chunk({})))[:-1], 0),  # not a whole event yet
+    (b"data: {\"a\":\n1}\n\n", 0),  # a raw newline inside: not one line
+    (b"data: {}\n\nevent: x\ndata: {}\n\n", 0),
+])
+def test_plain_events_are_recognised_without_parsing(data, events):
+    assert plain_events(data) == events
 
 
 def test_the_upstream_body_is_read_to_its_end_so_the_connection_is_reused():
