@@ -39,10 +39,12 @@ class IdTap:
         self.stream, self.id = stream, None
 
     def __iter__(self):
-        for payload in self.stream:
-            if self.id is None:
-                self.id = completion_id(payload)
+        events = iter(self.stream)
+        for payload in events:  # the first event with an id has it; the rest pass on
+            self.id = completion_id(payload)
             yield payload
+            if self.id is not None:
+                yield from events
 
     def close(self):
         """Release the upstream."""

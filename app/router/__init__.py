@@ -257,10 +257,10 @@ class Tracked:
     def __iter__(self):
         events = iter(self.stream)
         try:
-            for payload in events:
-                if self.first is None:
-                    self.first = time.perf_counter() - self.res.t0
+            for payload in events:  # the first event times the deployment; the rest pass on
+                self.first = time.perf_counter() - self.res.t0
                 yield payload
+                yield from events
         except errors.SwitchboardError as exc:
             self.error = exc
             raise
