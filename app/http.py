@@ -101,10 +101,13 @@ def post(session, url, data, headers, timeout, stream=False):
     req.body = data
     req.hooks = {"response": []}
     req._cookies = _NO_COOKIES  # read (copied) only if the upstream answers with a redirect
+    # A CA bundle path makes requests stat it on every call; plain http has nothing to verify.
+    verify = True if req.url.startswith("http:") else session.verify
     if session.trust_env:
-        return session.send(req, timeout=timeout, stream=stream, allow_redirects=False)
+        return session.send(req, timeout=timeout, stream=stream, allow_redirects=False,
+                            verify=verify)
     return session.send(req, timeout=timeout, stream=stream, allow_redirects=False,
-                        proxies=_NO_PROXIES)
+                        proxies=_NO_PROXIES, verify=verify)
 
 
 def _prepared_url(url):
