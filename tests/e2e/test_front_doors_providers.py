@@ -65,9 +65,9 @@ def test_messages_text_and_stream(gateway, fakes, name):
     assert "stream please" in last_body(fakes[name])
 
 
-# Azure gets the Responses API natively (tests/responses covers that pass-through in-process;
-# the Azure fake speaks chat completions only), so it is not in this translated-path test.
-@pytest.mark.parametrize("name", ["bedrock", "cohere", "ollama"])
+# Azure gets the Responses API itself (its 2024-10-21 deployment: the v1 path), the others are
+# translated through chat; test_responses_azure.py covers the Azure pass-through in detail.
+@pytest.mark.parametrize("name", sorted(FAKES))
 def test_responses_two_turns_and_stream(gateway, fakes, name):
     fakes[name].reset()
     with openai.OpenAI(api_key=MASTER_KEY, base_url=gateway.url + "/v1", max_retries=0) as c:
@@ -85,3 +85,5 @@ def test_responses_two_turns_and_stream(gateway, fakes, name):
             final = s.get_final_response()
         assert c.responses.retrieve(final.id).output_text == final.output_text
     assert deltas and final.status == "completed" and final.output_text == "".join(deltas)
+    if name == "azure":
+        assert {r["path"] for r in fakes[name].requests()} == {"/openai/v1/responses"}

@@ -11,6 +11,13 @@ and answers like an Azure OpenAI resource endpoint:
          the first tool with {"location": <last user text>}.
     POST /openai/deployments/{deployment}/embeddings?api-version=...   float or base64
     POST /openai/deployments/{deployment}/completions?api-version=...
+    POST /openai/v1/responses[?api-version=preview]        the Responses API: the v1 path, or
+    POST /openai/responses?api-version=2025-03-01-preview   the dated path (that version or later)
+         no deployment in the URL (the body's model names it); OpenAI's Responses wire format
+         (fake_openai's: a response object, or SSE with ``event:`` lines and sequence_number;
+         function tools called until a function_call_output arrives; max_output_tokens cuts
+         the reply, status incomplete; ``stop`` or max_output_tokens below 16 refused) with the
+         model Azure reports. A dated api-version on the v1 path is a 400.
 
     no api-key / Bearer -> 401; api-key "bad-key" -> 401; no api-version -> 404 Resource not
     found; deployment "missing" -> 404 DeploymentNotFound; a message containing "FILTER_ME" ->
@@ -33,9 +40,15 @@ if __package__ in (None, ""):  # run as a script: make the tests package importa
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tests.fakes.base import FakeHandler, serve  # noqa: E402
+from tests.fakes.fake_openai import (response_frames, response_object,  # noqa: E402
+                                     responses_problem)
 
 ROUTE = re.compile(r"^/openai/deployments/(?P<deployment>[^/]+)/"
                    r"(?P<op>chat/completions|embeddings|completions)$")
+RESPONSES = re.compile(r"^/openai(?P<v1>/v1)?/responses$")
+# The first dated API version with the Responses API; the v1 path takes none (or "preview").
+FIRST_RESPONSES_VERSION = "2025-03-01-preview"
+V1_VERSIONS = (None, "preview", "latest")
 MODEL = "gpt-4o-2024-08-06"
 SAFE = {name: {"filtered": False, "severity": "safe"}
         for name in ("hate", "self_harm", "sexual", "violence")}
@@ -183,6 +196,37 @@ def completion(body):
                       "total_tokens": count(text) + 3}}
 
 
+def denied(headers):
+    """Azure's 401 body when a request has no usable credential, else None."""
+    key = headers.get("api-key")
+    if not key and not (headers.get("Authorization") or "").startswith("Bearer "):
+        return azure_error(
+            "401", "Access denied due to missing subscription key. Make sure to include "
+            "subscription key when making requests to an API.")
+    if key == "bad-key":
+        return azure_error(
+            "401", "Access denied due to invalid subscription key or wrong API endpoint. "
+            "Make sure to provide a valid key for an active subscription and use a correct "
+            "regional API endpoint for your resource.")
+    return None
+
+
+def refusal(deployment, body):
+    """(status, Azure error) for a missing deployment or filtered content, else None."""
+    if deployment == "missing":
+        return 404, azure_error(
+            "DeploymentNotFound", "The API deployment for this resource does not exist. If "
+            "you created the deployment within the last 5 minutes, please wait a moment and "
+            "try again.")
+    if "FILTER_ME" in json.dumps(body):
+        return 400, azure_error(
+            "content_filter", "The response was filtered due to the prompt triggering "
+            "Azure OpenAI's content management policy. Please modify your prompt and retry.",
+            type=None, param="prompt", status=400, innererror={
+                "code": "ResponsibleAIPolicyViolation", "content_filter_result": FILTERED})
+    return None
+
+
 class Handler(FakeHandler):
     """Azure's data-plane routes, after any scripted behaviour (tests/fakes/base.py)."""
 
@@ -200,30 +244,19 @@ class Handler(FakeHandler):
     def api(self, path, body, script):
         """The Azure OpenAI data-plane routes."""
         query = parse_qs(urlsplit(self.path).query)
-        key = self.headers.get("api-key")
-        if not key and not (self.headers.get("Authorization") or "").startswith("Bearer "):
-            return self.send(401, azure_error(
-                "401", "Access denied due to missing subscription key. Make sure to include "
-                "subscription key when making requests to an API."))
-        if key == "bad-key":
-            return self.send(401, azure_error(
-                "401", "Access denied due to invalid subscription key or wrong API endpoint. "
-                "Make sure to provide a valid key for an active subscription and use a correct "
-                "regional API endpoint for your resource."))
+        version = (query.get("api-version") or [None])[0]
+        unauthorized = denied(self.headers)
+        if unauthorized:
+            return self.send(401, unauthorized)
+        responses = RESPONSES.match(path)
+        if self.command == "POST" and responses:
+            return self.responses_api(bool(responses["v1"]), version, body, script)
         route = ROUTE.match(path)
-        if self.command != "POST" or not route or not query.get("api-version"):
+        if self.command != "POST" or not route or not version:
             return self.send(404, azure_error("404", "Resource not found"))
-        if route["deployment"] == "missing":
-            return self.send(404, azure_error(
-                "DeploymentNotFound", "The API deployment for this resource does not exist. If "
-                "you created the deployment within the last 5 minutes, please wait a moment and "
-                "try again."))
-        if "FILTER_ME" in json.dumps(body):
-            return self.send(400, azure_error(
-                "content_filter", "The response was filtered due to the prompt triggering "
-                "Azure OpenAI's content management policy. Please modify your prompt and retry.",
-                type=None, param="prompt", status=400, innererror={
-                    "code": "ResponsibleAIPolicyViolation", "content_filter_result": FILTERED}))
+        refused = refusal(route["deployment"], body)
+        if refused:
+            return self.send(*refused)
         if route["op"] == "embeddings":
             return self.send(200, embeddings(body))
         if route["op"] == "completions":
@@ -233,6 +266,26 @@ class Handler(FakeHandler):
                                      + self.done_frames(),
                                      delay=script.get("stream_delay_ms", 0) / 1000)
         return self.send(200, chat_completion(body))
+
+    def responses_api(self, v1, version, body, script):
+        """The Responses API, on the v1 path or the dated deployment-less one (not ``responses``:
+        BaseHTTPRequestHandler keeps its status table under that name)."""
+        if v1 and version not in V1_VERSIONS:
+            return self.send(400, azure_error("BadRequest", "API version not supported"))
+        if not v1 and (version is None or version < FIRST_RESPONSES_VERSION):
+            return self.send(404, azure_error("404", "Resource not found"))
+        if not isinstance(body, dict):
+            return self.send(400, azure_error("BadRequest", "The request body is not valid JSON."))
+        refused = refusal(body.get("model"), body)
+        if refused:
+            return self.send(*refused)
+        problem = responses_problem(body)  # the Responses API refuses what OpenAI's does
+        if problem:
+            return self.send(400, problem)
+        if body.get("stream"):
+            return self.send_chunked(response_frames(body, MODEL),
+                                     delay=script.get("stream_delay_ms", 0) / 1000)
+        return self.send(200, response_object(body, MODEL))
 
 
 def main(argv=None):

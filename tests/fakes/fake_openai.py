@@ -182,8 +182,9 @@ def response_input_text(value):
     return "", None
 
 
-def response_object(body):
-    """A finished Responses API ``response`` for a /v1/responses body."""
+def response_object(body, model=None):
+    """A finished Responses API ``response`` for a /v1/responses body (``model``: the name the
+    upstream reports, by default the body's with a snapshot date)."""
     text, tool_output = response_input_text(body.get("input"))
     tools = [t for t in body.get("tools") or [] if t.get("type") == "function"]
     status, incomplete, output = "completed", None, []
@@ -207,7 +208,7 @@ def response_object(body):
         "id": "resp_" + uuid.uuid4().hex, "object": "response", "created_at": int(time.time()),
         "status": status, "background": False, "error": None, "incomplete_details": incomplete,
         "instructions": body.get("instructions"), "max_output_tokens": body.get("max_output_tokens"),
-        "model": body.get("model") + "-2025-04-14", "output": output,
+        "model": model or body.get("model") + "-2025-04-14", "output": output,
         "parallel_tool_calls": True, "previous_response_id": body.get("previous_response_id"),
         "reasoning": {"effort": None, "summary": None}, "store": body.get("store", True),
         "temperature": body.get("temperature", 1.0), "text": {"format": {"type": "text"}},
@@ -220,9 +221,9 @@ def response_object(body):
     }
 
 
-def response_events(body):
+def response_events(body, model=None):
     """The SSE events (type, payload) of a streamed Responses answer, in OpenAI's order."""
-    final = response_object(body)
+    final = response_object(body, model)
     start = dict(final, status="in_progress", output=[], usage=None, incomplete_details=None)
     events = [("response.created", {"response": start}),
               ("response.in_progress", {"response": start})]
@@ -254,6 +255,12 @@ def response_events(body):
     events.append((kind, {"response": final}))
     return [dict(payload, type=name, sequence_number=seq)
             for seq, (name, payload) in enumerate(events)]
+
+
+def response_frames(body, model=None):
+    """The wire bytes of a streamed Responses answer: an ``event:`` line above each ``data:``."""
+    return [f"event: {e['type']}\ndata: {json.dumps(e)}\n\n".encode()
+            for e in response_events(body, model)]
 
 
 def responses_problem(body):
@@ -311,9 +318,7 @@ class Handler(FakeHandler):
             if problem:
                 return self.send(400, problem)
             if body.get("stream"):
-                frames = [f"event: {e['type']}\ndata: {json.dumps(e)}\n\n".encode()
-                          for e in response_events(body)]
-                return self.send_chunked(frames, delay=stream_delay)
+                return self.send_chunked(response_frames(body), delay=stream_delay)
             return self.send(200, response_object(body))
         if path.endswith("/chat/completions"):
             if body.get("stream"):

@@ -65,3 +65,17 @@ def test_azure_urls():
     call = bound("azure/dep", api_base=base + "/openai/", api_key="az-key", api_version="v1")
     request = native.outbound(call, {"model": "dep"})
     assert request.url == f"{base}/openai/v1/responses" and request.headers["api-key"] == "az-key"
+
+
+def test_azure_url_boundaries_and_entra_token():
+    # Azure documents the dated path from 2025-03-01-preview on; earlier dated versions have
+    # no Responses API, so they get the version-less v1 path.
+    base = "https://r.openai.azure.com"
+    assert native.azure_url(base, "2025-03-01-preview") == \
+        f"{base}/openai/responses?api-version=2025-03-01-preview"
+    assert native.azure_url(base, "2025-01-01-preview") == f"{base}/openai/v1/responses"
+    assert native.azure_url(base, "latest") == f"{base}/openai/v1/responses"
+    call = bound("azure/dep", api_base=base, azure_ad_token="entra-1",
+                 api_version="2025-04-01-preview")
+    request = native.outbound(call, {"model": "dep"})
+    assert request.headers["Authorization"] == "Bearer entra-1" and "api-key" not in request.headers
