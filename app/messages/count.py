@@ -1,5 +1,5 @@
 """count_tokens: the provider's own count where a deployment speaks Messages (Anthropic's
-count_tokens), an estimate for the rest.
+count_tokens, Bedrock's CountTokens for Claude), an estimate for the rest.
 
 Never runs a generation. The estimate is about four characters a token over the text the model
 would read (messages, tool calls and results, tool definitions), plus a few tokens a message.
@@ -28,6 +28,8 @@ def input_tokens(app, body):
     call = Call("chat", chat)
     call.native = NativeMessages(body, request.headers.get("anthropic-beta"))
     result = router.run(call, native, lambda c: c.provider.count_tokens(c))
+    if result is None:  # this deployment's model cannot be counted upstream (Bedrock says so)
+        return estimate(chat)
     count = result.get("input_tokens")
     if not isinstance(count, int):
         raise errors.BadGatewayError(
