@@ -1,4 +1,5 @@
-"""count_tokens: Anthropic's own count for Anthropic-backed models, an estimate for the rest.
+"""count_tokens: the provider's own count where a deployment speaks Messages (Anthropic's
+count_tokens, Bedrock's CountTokens for Claude), an estimate for the rest.
 
 Never runs a generation. The estimate is about four characters a token over the text the model
 would read (messages, tool calls and results, tool definitions), plus a few tokens a message.
@@ -21,15 +22,18 @@ def input_tokens(app, body):
     g.log["model"] = body["model"]
     routes = router.routes_for(body["model"], "chat")
     chat = to_chat({**body, "max_tokens": 1})
-    native = [r for r in routes if r[1].speaks_messages]
+    native = [r for r in routes if r[1].speaks_messages_for(r[0])]
     if not native:
         return estimate(chat)
     call = Call("chat", chat)
     call.native = NativeMessages(body, request.headers.get("anthropic-beta"))
     result = router.run(call, native, lambda c: c.provider.count_tokens(c))
+    if result is None:  # this deployment's model cannot be counted upstream (Bedrock says so)
+        return estimate(chat)
     count = result.get("input_tokens")
     if not isinstance(count, int):
-        raise errors.BadGatewayError("anthropic answered count_tokens without input_tokens")
+        raise errors.BadGatewayError(
+            f"{call.provider.name} answered count_tokens without input_tokens")
     return count
 
 

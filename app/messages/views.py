@@ -1,9 +1,10 @@
 """POST /v1/messages and /v1/messages/count_tokens (also without /v1; query strings ignored).
 
 A Messages request goes through the gateway's one pipeline (``gateway.prepare/execute/respond``)
-in the internal chat form; a deployment whose provider speaks Messages (``speaks_messages``)
-receives the client's body as it is instead (``Call.native``), and its answer is relayed as it
-came. Every error on these paths is rendered in Anthropic's shape (``shape``).
+in the internal chat form; a deployment that speaks Messages (``speaks_messages_for``: an
+Anthropic one, or Claude on Bedrock) receives the client's body as it is instead
+(``Call.native``), and its answer is relayed as it came. Every error on these paths is
+rendered in Anthropic's shape (``shape``).
 """
 import orjson
 from flask import Blueprint, Response, current_app, g, request
@@ -36,7 +37,7 @@ def create_message():
     call.native = NativeMessages(body, request.headers.get("anthropic-beta"))
     _check_translatable(body)
     result = execute(call)
-    native = call.provider.speaks_messages
+    native = _speaks_messages(call.deployment, call.provider)
     if call.stream:
         frame = NATIVE_FRAME if native else MessagesFrame(call, body["model"])
         return respond(call, result, frame)
@@ -46,7 +47,7 @@ def create_message():
 
 def _check_translatable(body):
     # Checked once the routes are known: an all-Anthropic model group takes anything.
-    if all(route[1].speaks_messages for route in g.routes):
+    if all(_speaks_messages(*route[:2]) for route in g.routes):
         return
     problem = anthropic_only(body)
     if problem:
@@ -55,10 +56,16 @@ def _check_translatable(body):
             "deployment.")
 
 
+def _speaks_messages(deployment, provider):
+    # No provider: a cached answer, always in the internal chat form.
+    return provider is not None and provider.speaks_messages_for(deployment)
+
+
 @bp.post("/v1/messages/count_tokens")
 @bp.post("/messages/count_tokens")
 def count_tokens():
-    """``{"input_tokens": N}``: Anthropic's own count for its models, an estimate otherwise."""
+    """``{"input_tokens": N}``: the provider's own count for Claude models (Anthropic,
+    Bedrock), an estimate otherwise."""
     body = read_json()
     validate_count(body)
     return Response(orjson.dumps({"input_tokens": count.input_tokens(current_app, body)}),

@@ -59,10 +59,13 @@ class AnthropicProvider(Provider):
     """Anthropic Messages API."""
 
     endpoints = frozenset({"chat"})
-    speaks_messages = True
 
     def __init__(self, name="anthropic"):
         self.name = name
+
+    def speaks_messages_for(self, deployment):
+        """Every Anthropic deployment takes a Messages body as is."""
+        return True
 
     def prepare(self, deployment):
         """Messages URL, key and static headers, from the deployment or the environment."""

@@ -61,8 +61,8 @@ class Call:
         self.usage = None
         self.api_key = None
         self.drop_params = False
-        # The client's body in another API (Anthropic Messages), for a provider that speaks that
-        # API natively (``speaks_messages``) to send as is instead of translating ``body``.
+        # The client's body in another API (Anthropic Messages), for a deployment that speaks
+        # that API natively (``Provider.speaks_messages_for``) to send instead of ``body``.
         self.native = None
         # Set by gateway.respond before a stream is read: the client's frame is plain OpenAI
         # SSE, so a provider may yield ``streaming.Framed`` blocks of events as they came.
@@ -83,7 +83,10 @@ class Provider:
 
     name = "base"
     endpoints = frozenset({"chat"})
-    speaks_messages = False  # takes an Anthropic Messages body as is (``Call.native``)
+
+    def speaks_messages_for(self, deployment):
+        """True when ``deployment`` takes an Anthropic Messages body as is (``Call.native``)."""
+        return False
 
     def prepare(self, deployment):
         """Precompute the Target for a deployment."""

@@ -1,5 +1,7 @@
 """AWS Bedrock: chat through the Converse / ConverseStream APIs, embeddings through InvokeModel.
 
+A Claude deployment takes an Anthropic Messages body (``/v1/messages``) natively through
+InvokeModel instead (``bedrock_messages``; ``converse/<model>`` keeps it on Converse).
 Requests are signed with SigV4 by botocore (or carry a Bedrock API key as a Bearer token);
 ConverseStream answers in AWS's binary event-stream framing, read with botocore's parser.
 botocore is imported lazily: it costs ~25 MB and start-up time in gateways without Bedrock.
@@ -17,7 +19,9 @@ import orjson
 
 from app import errors
 from app.providers import bedrock_convert as convert
+from app.providers import bedrock_messages as native
 from app.providers import common
+from app.providers.anthropic_stream import usage_of
 from app.providers.base import (Call, Outbound, Provider, Target, json_or_502, scrub,
                                 stream_body)
 
@@ -45,7 +49,7 @@ _SAFETY = re.compile(r"content filter|blocked by (?:the )?(?:content|guardrail)"
 # Exception frames of ConverseStream -> HTTP status of the same-named exception.
 _STREAM_STATUS = {"throttlingException": 429, "validationException": 400,
                   "modelStreamErrorException": 424, "internalServerException": 500,
-                  "serviceUnavailableException": 503}
+                  "serviceUnavailableException": 503, "modelTimeoutException": 408}
 
 
 @dataclass(frozen=True)
@@ -87,25 +91,33 @@ class BedrockProvider(Provider):
 
     # -- requests --------------------------------------------------------------------------------
 
+    def speaks_messages_for(self, deployment):
+        """Claude models take Anthropic Messages bodies natively, unless written ``converse/``."""
+        model = deployment.upstream_model
+        return native.is_claude(model) and not model.startswith("converse/")
+
     def build_request(self, call):
         """The signed Converse, ConverseStream or InvokeModel request for a call."""
-        target, ov = call.target, call.overrides
-        base = (ov.api_base or "").rstrip("/") or target.base
-        if not base:
-            raise errors.InvalidRequestError(
-                f"Deployment {call.deployment.model_name!r} (bedrock) has no region: set "
-                "litellm_params.aws_region_name (or AWS_REGION_NAME), or api_base",
-                param="aws_region_name")
-        headers = dict(target.headers)
-        if call.endpoint == "chat":
-            action = "converse-stream" if call.stream else "converse"
-            body = convert.converse_request(call, target.defaults, target.model_id)
-        else:
-            action = "invoke"
+        target, base = call.target, _base(call)
+        if call.endpoint != "chat":
             family = embedding_family(target.model_id)
             body = embedding_request(call, family, target.model_id, target.embed_defaults)
-            headers["Accept"] = "application/json"
-        url = f"{base}/model/{quote(target.model_id, safe='-._~')}/{action}"
+            return self.signed(call, base, "invoke", body, {"Accept": "application/json"})
+        if self._native(call):
+            body = native.invoke_body(call.native.body, call.native.beta)
+            if call.stream:
+                return self.signed(call, base, "invoke-with-response-stream", body)
+            return self.signed(call, base, "invoke", body, {"Accept": "application/json"})
+        action = "converse-stream" if call.stream else "converse"
+        body = convert.converse_request(call, target.defaults, target.model_id)
+        return self.signed(call, base, action, body)
+
+    @staticmethod
+    def signed(call, base, action, body, headers=None, model_id=None):
+        """POST ``body`` to ``{base}/model/{modelId}/{action}``, SigV4-signed or with an API key."""
+        target, ov = call.target, call.overrides
+        headers = {**target.headers, **(headers or {})}
+        url = f"{base}/model/{quote(model_id or target.model_id, safe='-._~')}/{action}"
         for name, value in (ov.extra_headers or {}).items():
             for existing in [k for k in headers if k.lower() == name.lower()]:
                 del headers[existing]
@@ -141,14 +153,53 @@ class BedrockProvider(Provider):
         return result
 
     def parse_response(self, call, content):
-        """Converse JSON -> chat.completion."""
-        result = convert.chat_response(json_or_502(content, self.name), call.target.model_id)
+        """Converse JSON -> chat.completion; a native Claude ``message`` as it came."""
+        data = json_or_502(content, self.name)
+        if self._native(call):
+            call.usage = usage_of(data.get("usage"))
+            return data
+        result = convert.chat_response(data, call.target.model_id)
         call.usage = result["usage"]
         return result
 
     def iter_events(self, call, response):
-        """ConverseStream event-stream frames -> OpenAI chunks; raises if the stream breaks."""
+        """ConverseStream event-stream frames -> OpenAI chunks (a native Claude stream: Anthropic
+        SSE events); raises if the stream breaks."""
+        if self._native(call):
+            return native.relay_events(call, self._messages(call, response))
+        return self._chunks(call, response)
+
+    def count_tokens(self, call):
+        """Bedrock's own input token count (CountTokens) for the native body of ``call``; None
+        when Bedrock cannot count for this model (the caller estimates instead)."""
+        body = native.count_request(call.native.body, call.native.beta)
+        out = self.signed(call, _base(call), "count-tokens", body,
+                          model_id=native.count_model(call.target.model_id))
+        try:
+            resp = self.send(call, out, stream=False)
+        except errors.InvalidRequestError as exc:
+            if native.cannot_count(exc):
+                return None
+            raise
+        return native.input_tokens(json_or_502(resp.content, self.name))
+
+    def _native(self, call):
+        return call.native is not None and self.speaks_messages_for(call.deployment)
+
+    def _chunks(self, call, response):
         translator = convert.StreamTranslator(call.target.model_id, common.wants_usage(call.body))
+        for message in self._messages(call, response):
+            headers = message.headers
+            yield from translator.event(headers.get(":event-type"), _payload(message.payload))
+            if translator.usage:
+                call.usage = translator.usage
+            if translator.done:
+                return
+        # metadata (usage) is always the last event: without it the stream was cut short.
+        raise errors.BadGatewayError(f"{self.name} closed the stream before it was complete")
+
+    def _messages(self, call, response):
+        """The event messages of an event-stream answer; exception and error frames raise."""
         for message in _frames(stream_body(response, self.name, STREAM_TYPE)):
             headers = message.headers
             kind = headers.get(":message-type", "event")
@@ -158,13 +209,7 @@ class BedrockProvider(Provider):
                 raise errors.BadGatewayError(scrub(call, f"{self.name} stream error "
                                                    f"{headers.get(':error-code')}: "
                                                    f"{headers.get(':error-message')}"))
-            yield from translator.event(headers.get(":event-type"), _payload(message.payload))
-            if translator.usage:
-                call.usage = translator.usage
-            if translator.done:
-                return
-        # metadata (usage) is always the last event: without it the stream was cut short.
-        raise errors.BadGatewayError(f"{self.name} closed the stream before it was complete")
+            yield message
 
     def parse_error(self, call, status, content, headers):
         """Bedrock's error (x-amzn-ErrorType + {"message"}) -> the exception tree."""
@@ -350,6 +395,17 @@ def _payload(payload):
     if not isinstance(data, dict):
         raise errors.BadGatewayError("bedrock sent a stream event that is not a JSON object")
     return data
+
+
+def _base(call):
+    """The runtime endpoint for a call (the client's api_base, else the deployment's)."""
+    base = (call.overrides.api_base or "").rstrip("/") or call.target.base
+    if not base:
+        raise errors.InvalidRequestError(
+            f"Deployment {call.deployment.model_name!r} (bedrock) has no region: set "
+            "litellm_params.aws_region_name (or AWS_REGION_NAME), or api_base",
+            param="aws_region_name")
+    return base
 
 
 def _region_of(base):

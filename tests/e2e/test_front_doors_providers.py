@@ -1,6 +1,7 @@
 """/v1/messages and /v1/responses against the provider families their own suites do not cover
 (Bedrock, Cohere, Ollama, Azure): the official SDKs -> the real gateway -> each local fake,
-translated through the chat pipeline and back."""
+translated through the chat pipeline and back (but /v1/messages to Bedrock Claude, which is
+native: tests/e2e/test_messages_bedrock.py covers it in depth)."""
 import json
 
 import anthropic
@@ -13,6 +14,8 @@ AWS = {"aws_region_name": "eu-west-1", "aws_access_key_id": "AKIDFAKEEXAMPLE",
        "aws_secret_access_key": "fake/secret/key+EXAMPLE"}
 FAKES = {"bedrock": "fake_bedrock.py", "cohere": "fake_cohere.py", "ollama": "fake_ollama.py",
          "azure": "fake_azure.py"}
+# model name -> its fake; "bedrock" is Claude (native on /v1/messages), "bedrock-nova" translated
+MODELS = {**{name: name for name in FAKES}, "bedrock-nova": "bedrock"}
 
 
 @pytest.fixture(scope="module")
@@ -28,6 +31,8 @@ def gateway(tmp_path_factory, fakes):
         "model_list": [
             model("bedrock", "bedrock/anthropic.claude-3-5-sonnet-20240620-v1:0",
                   api_base=fakes["bedrock"].url, **AWS),
+            model("bedrock-nova", "bedrock/amazon.nova-lite-v1:0", api_base=fakes["bedrock"].url,
+                  **AWS),
             model("cohere", "cohere/command-r-plus", api_key="co-e2e-key",
                   api_base=fakes["cohere"].url),
             model("ollama", "ollama_chat/llama3.2", api_base=fakes["ollama"].url),
@@ -47,22 +52,27 @@ def last_body(fake):
     return json.dumps(fake.requests()[-1]["body"])
 
 
-@pytest.mark.parametrize("name", sorted(FAKES))
+@pytest.mark.parametrize("name", sorted(MODELS))
 def test_messages_text_and_stream(gateway, fakes, name):
-    fakes[name].reset()
+    fake = fakes[MODELS[name]]
+    fake.reset()
     with anthropic.Anthropic(api_key=MASTER_KEY, base_url=gateway.url, max_retries=0) as c:
         msg = c.messages.create(model=name, max_tokens=64, system="Be brief.",
                                 messages=[{"role": "user", "content": "hello from messages"}])
         assert msg.id.startswith("msg_") and msg.type == "message" and msg.role == "assistant"
         assert msg.content[0].type == "text" and msg.content[0].text
         assert msg.stop_reason == "end_turn" and msg.usage.output_tokens > 0
-        assert "hello from messages" in last_body(fakes[name])
+        assert "hello from messages" in last_body(fake)
         with c.messages.stream(model=name, max_tokens=64,
                                messages=[{"role": "user", "content": "stream please"}]) as s:
             text = "".join(s.text_stream)
             final = s.get_final_message()
     assert text and final.content[0].text == text and final.stop_reason == "end_turn"
-    assert "stream please" in last_body(fakes[name])
+    assert "stream please" in last_body(fake)
+    if MODELS[name] == "bedrock":  # InvokeModel for Claude, Converse for Nova
+        actions = [r["path"].rsplit("/", 1)[1] for r in fake.requests()]
+        assert actions == (["invoke", "invoke-with-response-stream"] if name == "bedrock"
+                           else ["converse", "converse-stream"])
 
 
 # Azure gets the Responses API itself (its 2024-10-21 deployment: the v1 path), the others are

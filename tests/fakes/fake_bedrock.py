@@ -5,7 +5,13 @@ Run ``python tests/fakes/fake_bedrock.py --port 0``: it binds 127.0.0.1, prints
 
     POST /model/{modelId}/converse          Converse JSON (echo, tool calls, guardrail)
     POST /model/{modelId}/converse-stream   the same as AWS binary event-stream frames
-    POST /model/{modelId}/invoke            Titan / Cohere embeddings
+    POST /model/{modelId}/invoke            Titan / Cohere embeddings; Claude: the Anthropic
+                                            Messages body (anthropic_version, no model) ->
+                                            Anthropic's message object
+    POST /model/{modelId}/invoke-with-response-stream   Claude: ``chunk`` frames, each
+                                            {"bytes": base64 of one Anthropic stream event}
+    POST /model/{modelId}/count-tokens      {"input": {"invokeModel": {"body": base64}}} ->
+                                            {"inputTokens": N} (foundation model ids only)
 
 Every API request must carry a valid SigV4 signature (service ``bedrock``) made with one of
 CREDENTIALS, checked here with the AWS algorithm re-implemented on hashlib/hmac, or
@@ -13,7 +19,9 @@ CREDENTIALS, checked here with the AWS algorithm re-implemented on hashlib/hmac,
 ``x-amzn-ErrorType`` header plus ``{"message": ...}``.
 
 Behaviour by the last user text: contains "weather" (with tools) -> a get_weather toolUse;
-"forbidden" -> guardrail_intervened.
+"forbidden" -> guardrail_intervened. Claude on InvokeModel is the fake Anthropic model of
+tests/fakes/fake_anthropic.py (echo, tool_use with {"query": text}, "tool said: ..."), behind
+Bedrock's own checks of the body (anthropic_version, no extraneous keys such as model/stream).
 
 Test control: the /_fake/* routes of tests/fakes/base.py. Each recorded request has method,
 path (raw), headers, body and auth_error (the failed auth check, or None). Auth, operation and
@@ -22,9 +30,11 @@ API request that passed those checks):
     {"status": 429, "error_type": "ThrottlingException", "message": "...", "headers": {}}
     {"json": {...}}                              canned 200 JSON answer
     {"events": [{"event": "messageStart", "payload": {...}},
+                {"chunk": {"type": "message_start", ...}},   an InvokeModel stream chunk
                 {"exception": "throttlingException", "payload": {"message": "..."}},
                 {"garbage": true}], "abort": false}   scripted stream frames
 """
+import base64
 import hashlib
 import hmac
 import json
@@ -39,6 +49,7 @@ from urllib.parse import quote, unquote, urlsplit
 if __package__ in (None, ""):  # run as a script: make the tests package importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from tests.fakes import fake_anthropic as claude  # noqa: E402
 from tests.fakes.base import STATE, FakeHandler, serve  # noqa: E402
 
 CREDENTIALS = {"AKIDFAKEEXAMPLE": "fake/secret/key+EXAMPLE"}
@@ -47,7 +58,8 @@ ACCESS_KEY_PATTERN = re.compile(
     r"^AWS4-HMAC-SHA256 Credential=(?P<key>[^/]+)/(?P<date>\d{8})/(?P<region>[a-z0-9-]+)/"
     r"bedrock/aws4_request, SignedHeaders=(?P<signed>[a-z0-9;-]+), "
     r"Signature=(?P<sig>[0-9a-f]{64})$")
-PATH = re.compile(r"^/model/(?P<model>[^/]+)/(?P<action>converse|converse-stream|invoke)$")
+PATH = re.compile(r"^/model/(?P<model>[^/]+)/(?P<action>converse|converse-stream|invoke"
+                  r"|invoke-with-response-stream|count-tokens)$")
 PAD = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 GUARDRAIL_TEXT = "Sorry, the model cannot answer this question."
 
@@ -78,6 +90,14 @@ def event_frame(event_type, payload):
     """A ConverseStream event, padded with "p" like AWS does against length side channels."""
     body = dict(payload, p=PAD[:(len(json.dumps(payload)) * 7) % len(PAD) + 1])
     return frame({":event-type": event_type, ":content-type": "application/json",
+                  ":message-type": "event"}, json.dumps(body, separators=(",", ":")).encode())
+
+
+def chunk_frame(event):
+    """An InvokeModelWithResponseStream ``chunk``: one JSON event as base64 ``bytes``, padded."""
+    data = base64.b64encode(json.dumps(event, separators=(",", ":")).encode()).decode()
+    body = {"bytes": data, "p": PAD[:len(data) % len(PAD) + 1]}
+    return frame({":event-type": "chunk", ":content-type": "application/json",
                   ":message-type": "event"}, json.dumps(body, separators=(",", ":")).encode())
 
 
@@ -237,6 +257,67 @@ def invoke(model, body):
     return 400, {"message": "The provided model identifier is invalid."}, {}
 
 
+# -- Claude through InvokeModel ----------------------------------------------------------------
+
+CLAUDE_KEYS = (claude.TOP_LEVEL - {"model", "stream"}) | {"anthropic_version", "anthropic_beta"}
+ANTHROPIC_VERSION = "bedrock-2023-05-31"
+
+
+def malformed(problem):
+    """Bedrock's message for a body that fails the model's input schema."""
+    return f"Malformed input request: #: {problem}, please reformat your input and try again."
+
+
+def check_claude(body):
+    """Bedrock's checks of a Claude InvokeModel body, then Anthropic's; None when it is fine."""
+    if "anthropic_version" not in body:
+        return malformed("required key [anthropic_version] not found")
+    if body["anthropic_version"] != ANTHROPIC_VERSION:
+        return "invalid anthropic_version"
+    extra = sorted(set(body) - CLAUDE_KEYS)
+    if extra:
+        return malformed(f"extraneous key [{extra[0]}] is not permitted")
+    betas = body.get("anthropic_beta", [])
+    if not isinstance(betas, list) or not all(isinstance(b, str) for b in betas):
+        return "anthropic_beta: Input should be a valid list"
+    if set(body.get("metadata") or {}) - {"user_id"}:
+        return "metadata: only user_id is permitted"
+    return claude.check({**{k: v for k, v in body.items() if k in claude.TOP_LEVEL},
+                         "model": "bedrock"})
+
+
+def claude_message(model, body):
+    """Anthropic's message object as Bedrock answers it (``msg_bdrk_`` id, bare model name)."""
+    name = re.sub(r"-v\d+(?::\d+)?$", "", model[model.find("anthropic.") + len("anthropic."):])
+    message = claude.message_for({**body, "model": name})
+    return dict(message, id="msg_bdrk_" + message["id"][4:])
+
+
+def claude_frames(message):
+    """The chunk frames of a streamed message (no ping; metrics on message_stop, as Bedrock)."""
+    events = [e for e in claude.stream_events(message) if e["type"] != "ping"]
+    usage = message["usage"]
+    events[-1]["amazon-bedrock-invocationMetrics"] = {
+        "inputTokenCount": usage["input_tokens"], "outputTokenCount": usage["output_tokens"],
+        "invocationLatency": 420, "firstByteLatency": 120}
+    return [chunk_frame(e) for e in events]
+
+
+def count_claude(model, body):
+    """(status, body) for CountTokens with an InvokeModel body."""
+    if not model.startswith("anthropic."):  # profiles and ARNs are refused, as AWS does
+        return 400, {"message": "The provided model doesn't support counting tokens."}
+    try:
+        invoke = json.loads(base64.b64decode(body["input"]["invokeModel"]["body"],
+                                             validate=True))
+    except (KeyError, TypeError, ValueError):
+        return 400, {"message": "input.invokeModel.body must be a base64 JSON document"}
+    problem = check_claude(invoke)
+    if problem:
+        return 400, {"message": problem}
+    return 200, {"inputTokens": claude.prompt_tokens(invoke)}
+
+
 def validate_converse(body):
     """Bedrock's own checks on a Converse body that translation bugs would trip; None if fine."""
     messages = body.get("messages") or []
@@ -298,6 +379,8 @@ class Handler(FakeHandler):
             return b"\x00\x00\x00\x20not an event-stream frame at all!!"
         if "exception" in event:
             return exception_frame(event["exception"], event.get("payload") or {})
+        if "chunk" in event:
+            return chunk_frame(event["chunk"])
         return event_frame(event["event"], event.get("payload") or {})
 
     def dispatch(self):
@@ -335,6 +418,9 @@ class Handler(FakeHandler):
         """The Bedrock operations."""
         match = PATH.match(path)
         model, action = unquote(match["model"]), match["action"]
+        if "anthropic.claude" in model and action in ("invoke", "invoke-with-response-stream",
+                                                      "count-tokens"):
+            return self.claude(model, action, body, script)
         if action == "invoke":
             status, out, headers = invoke(model, body)
             return self.send(status, out, headers=headers) if status == 200 else \
@@ -346,6 +432,22 @@ class Handler(FakeHandler):
             return self.send_chunked(stream_frames(body),
                                      delay=script.get("stream_delay_ms", 0) / 1000)
         return self.send(200, converse(body))
+
+
+    def claude(self, model, action, body, script):
+        """Claude's native InvokeModel, InvokeModelWithResponseStream and CountTokens."""
+        if action == "count-tokens":
+            status, out = count_claude(model, body)
+            return self.send(status, out) if status == 200 else \
+                self.send_error_json(status, "ValidationException", out["message"])
+        problem = check_claude(body)
+        if problem:
+            return self.send_error_json(400, "ValidationException", problem)
+        message = claude_message(model, body)
+        if action == "invoke":
+            return self.send(200, message)
+        return self.send_chunked(claude_frames(message),
+                                 delay=script.get("stream_delay_ms", 0) / 1000)
 
 
 def main(argv=None):

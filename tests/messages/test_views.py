@@ -126,3 +126,16 @@ def test_count_tokens(client):
         {"role": "user", "content": "x" * 400}]})
     assert estimate.get_json() == {"input_tokens": 104}  # 400 chars / 4 + 4 for the message
     assert len(responses.calls) == 1
+
+
+def test_cached_answer_is_translated():
+    # A cache hit binds no deployment: the stored chat answer goes out as a message.
+    app = create_app({"model_list": [{"model_name": "demo", "litellm_params": {
+        "model": "mock/demo"}}], "litellm_settings": {"cache": True},
+        "general_settings": {"master_key": "sk-m", "access_log": "off"}})
+    body = {"model": "demo", "max_tokens": 5, "messages": HELLO}
+    first, second = (post(app.test_client(), body=body) for _ in range(2))
+    assert first.headers["x-switchboard-cache-hit"] == "false"
+    assert second.status_code == 200, second.data
+    assert second.headers["x-switchboard-cache-hit"] == "true"
+    assert second.get_json()["content"] == first.get_json()["content"]
