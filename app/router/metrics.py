@@ -21,17 +21,22 @@ class RouterMetrics:
         self.fallbacks = Counter("switchboard_fallbacks", "Requests moved to a fallback model "
                                  "group", ["model_group", "fallback_group"], registry=registry)
         self._up = {}
+        self._last = {}  # deployment id -> the value this worker last set
 
     def healthy(self, dep):
         """A call on ``dep`` succeeded: its state is 0 (cheap: cached child)."""
+        if self._last.get(dep.id) == 0:  # this worker's series already says so
+            return
         child = self._up.get(dep.id)
         if child is None:
             child = self._up[dep.id] = self.state.labels(dep.model_name, dep.id)
         child.set(0)
+        self._last[dep.id] = 0
 
     def cooled(self, dep, reason):
         """``dep`` was cooled down."""
         self.state.labels(dep.model_name, dep.id).set(1)
+        self._last[dep.id] = 1
         self.cooldowns.labels(dep.model_name, dep.id, reason).inc()
 
     def failed(self, dep, kind):

@@ -77,8 +77,12 @@ class Local:
     def reserve(self, strategy, deps, rng, buffer, token):
         """Pick and reserve atomically (one lock); None when all are at their limits."""
         with self.lock:
-            index = strategies.choose(strategy, deps, [self.stats(d.id) for d in deps],
-                                      rng, buffer)
+            if len(deps) == 1 and not (strategy in strategies.USAGE_BASED
+                                       and (deps[0].rpm is not None or deps[0].tpm is not None)):
+                index = 0  # what choose() returns for a lone deployment without hard limits
+            else:
+                index = strategies.choose(strategy, deps, [self.stats(d.id) for d in deps],
+                                          rng, buffer)
             if index is not None:
                 d = self.dep(deps[index].id)
                 d.in_flight[token] = self.clock() + IN_FLIGHT_TTL
