@@ -5,9 +5,9 @@ read the JSON body -> pull out overrides, metadata and cache controls -> validat
 OpenAI-shaped JSON or an SSE stream. Request id, proxy auth and the access-log line are hooked
 around every request in ``init_app``.
 """
+import random
 import re
 import time
-import uuid
 
 import orjson
 from flask import Response, current_app, g, request
@@ -17,7 +17,7 @@ from app.cache import stage as cache
 from app.overrides import extract
 from app.providers.base import Call, RawJSON
 from app.router import router_of
-from app.streaming import NOT_WATCHED, SSE_HEADERS, ClientWatch, SSEBody
+from app.streaming import NOT_WATCHED, SSE_CONTENT_TYPE, SSE_HEADERS, ClientWatch, SSEBody
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 # /metrics checks the master key itself, only when require_auth_for_metrics_endpoint is set.
@@ -71,17 +71,18 @@ def prepare(endpoint, body, validate):
     Front doors that translate another API (``/v1/messages``, ``/v1/responses``) call this with
     the body already in the internal chat form.
     """
+    ctx = g._get_current_object()
     overrides = extract(body)
-    info = g.log
+    info = ctx.log
     take_metadata(body, info)
     cache.begin(endpoint, body)
     validate(body)
     info["model"] = model = body["model"]
     keys.admit(model)
-    g.routes = router_of(current_app).routes_for(model, endpoint)
+    ctx.routes = router_of(current_app).routes_for(model, endpoint)
     stream = endpoint != "embeddings" and body.get("stream") is True
-    call = g.call = Call(endpoint, body, overrides, stream)
-    g.attempts = 0
+    call = ctx.call = Call(endpoint, body, overrides, stream)
+    ctx.attempts = 0
     return call
 
 
@@ -94,27 +95,28 @@ def execute(call, action=None):
     deployment (it runs once per attempt, with ``call`` bound to the deployment); such answers
     may be in another API's shape, so they bypass the chat cache.
     """
-    router = router_of(current_app)
-    observability.of(current_app).begin()
+    ctx, app = g._get_current_object(), current_app._get_current_object()
+    router = router_of(app)
+    observability.of(app).begin()
     hit = cache.lookup(call) if action is None else None
     if hit is not None:  # the provider is not asked
-        g.watch = NOT_WATCHED
+        ctx.watch = NOT_WATCHED
         if not call.stream:
-            g.result = hit
+            ctx.result = hit
         return hit
-    watch = g.watch = ClientWatch.of(request.environ.get("gunicorn.socket"))
+    watch = ctx.watch = ClientWatch.of(request.environ.get("gunicorn.socket"))
     try:
         if action is None:
             action = _open_stream if call.stream else _complete
-            result = cache.keep(call, watch.wait_on(router.run, call, g.routes, action))
+            result = cache.keep(call, watch.wait_on(router.run, call, ctx.routes, action))
         else:
-            result = watch.wait_on(router.run, call, g.routes, action)
+            result = watch.wait_on(router.run, call, ctx.routes, action)
     except BaseException:
         watch.stop()
         raise
     if not call.stream:
         watch.stop()
-        g.result = result
+        ctx.result = result
     return result
 
 
@@ -140,12 +142,13 @@ def _open_stream(call):
 
 
 def _stream(call, upstream, frame=None):
-    info = g.log
-    log, t0, attempts = accesslog.log_of(current_app), g.t0, g.attempts
-    obs = observability.of(current_app)
-    g.deferred = True
+    ctx, app = g._get_current_object(), current_app._get_current_object()
+    info = ctx.log
+    log, t0, attempts = accesslog.log_of(app), ctx.t0, ctx.attempts
+    obs = observability.of(app)
+    ctx.deferred = True
     info["stream"] = True
-    upstream, ticket = keys.tap_stream(upstream)
+    upstream, ticket = keys.tap_stream(upstream, ctx.__dict__.get("ticket"))
 
     def on_end(error):
         _describe(info, call)
@@ -156,8 +159,11 @@ def _stream(call, upstream, frame=None):
 
     # Only the plain OpenAI frame takes relayed blocks; kept chunks must stay one per event.
     call.relay_sse = frame is None and not obs.collect_streams
-    body = SSEBody(upstream, on_end, collect=obs.collect_streams, watch=g.watch, frame=frame)
-    return Response(body, mimetype="text/event-stream", headers=SSE_HEADERS)
+    body = SSEBody(upstream, on_end, collect=obs.collect_streams, watch=ctx.watch, frame=frame)
+    # direct_passthrough: the server iterates (and closes) the SSEBody itself, without
+    # werkzeug's per-event encode and close wrappers (every item is bytes already).
+    return Response(body, headers=SSE_HEADERS, content_type=SSE_CONTENT_TYPE,
+                    direct_passthrough=True)
 
 
 def _describe(info, call):
@@ -169,35 +175,43 @@ def _describe(info, call):
 
 
 def _begin():
-    rid = request.headers.get("X-Request-Id")
-    g.request_id = rid if rid and _REQUEST_ID.match(rid) else uuid.uuid4().hex
-    g.t0 = time.perf_counter()
-    g.log = accesslog.begin(g.request_id, request.method, request.path)
+    req, ctx = request._get_current_object(), g._get_current_object()
+    rid = req.environ.get("HTTP_X_REQUEST_ID")
+    # An id to correlate logs, not a secret: random's generator (reseeded in each forked
+    # worker) is enough, and several times cheaper than uuid4's system call.
+    ctx.request_id = rid = rid if rid and _REQUEST_ID.match(rid) \
+        else f"{random.getrandbits(128):032x}"
+    ctx.t0 = time.perf_counter()
+    ctx.log = accesslog.begin(rid, req.method, req.path)
     master = current_app.config["SWITCHBOARD_MASTER_KEY"]
     # The dashboard (blueprint "ui") authenticates with its session cookie instead.
-    if master is not None and request.endpoint is not None \
-            and request.endpoint not in _OPEN_ENDPOINTS and request.blueprint != "ui":
-        keys.authenticate(master)
+    endpoint = req.url_rule.endpoint if req.url_rule is not None else None
+    if master is not None and endpoint is not None and endpoint not in _OPEN_ENDPOINTS \
+            and not endpoint.startswith("ui."):
+        keys.authenticate(master, req, ctx)
 
 
 def _finish(resp):
-    resp.headers["x-request-id"] = g.request_id
-    keys.add_headers(resp.headers)
-    call = g.get("call")
+    ctx, headers = g._get_current_object(), resp.headers
+    state = ctx.__dict__
+    headers.add("x-request-id", ctx.request_id)  # add: nothing else sets these two
+    keys.add_headers(headers, state.get("ticket"))
+    call = state.get("call")
     if call is not None:
-        resp.headers["x-switchboard-attempted-fallbacks"] = str(g.get("attempted_fallbacks", 0))
-    if not g.get("deferred"):
+        headers.add("x-switchboard-attempted-fallbacks", str(state.get("attempted_fallbacks", 0)))
+    if not state.get("deferred"):
         if call is not None:
-            _describe(g.log, call)
-        record = accesslog.finish(g.log, g.t0, resp.status_code, g.get("error"))
-        observability.of(current_app).finish(record, call, resp.headers, g.get("result"),
-                                             g.get("attempts", 1))
-        keys.finish(g.get("ticket"), record, call, g.get("result"))
-        accesslog.log_of(current_app).write(record)
+            _describe(ctx.log, call)
+        record = accesslog.finish(ctx.log, ctx.t0, resp.status_code, state.get("error"))
+        app = current_app._get_current_object()
+        observability.of(app).finish(record, call, headers, state.get("result"),
+                                     state.get("attempts", 1))
+        keys.finish(state.get("ticket"), record, call, state.get("result"))
+        accesslog.log_of(app).write(record)
     elif call is not None:  # a stream: what is known when its headers go out
-        observability.add_headers(resp.headers, call, g.attempts,
-                                  (time.perf_counter() - g.t0) * 1000)
-    cache.add_headers(resp.headers)
+        observability.add_headers(headers, call, ctx.attempts,
+                                  (time.perf_counter() - ctx.t0) * 1000)
+    cache.add_headers(headers)
     return resp
 
 

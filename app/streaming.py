@@ -23,6 +23,7 @@ log = logging.getLogger("switchboard")
 
 DONE = b"data: [DONE]\n\n"
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+SSE_CONTENT_TYPE = "text/event-stream; charset=utf-8"
 
 
 def sse_events(chunks):

@@ -87,26 +87,37 @@ def _access_groups(settings):
 
 def credential(headers):
     """The key a client sent: Authorization Bearer, api-key or x-api-key."""
-    auth = headers.get("Authorization", "")
+    return _credential(headers.get("Authorization", ""), headers.get("api-key"),
+                       headers.get("x-api-key"))
+
+
+def _credential(auth, api_key, x_api_key):
     if auth[:7].lower() == "bearer ":
         return auth[7:].strip()
-    return (headers.get("api-key") or headers.get("x-api-key") or "").strip()
+    return (api_key or x_api_key or "").strip()
 
 
-def authenticate(master):
-    """Stage: who is calling (sets ``g.principal``); 401 for anything but a usable key."""
-    given = credential(request.headers)
+def authenticate(master, req=None, ctx=None):
+    """Stage: who is calling (sets ``g.principal``); 401 for anything but a usable key.
+
+    ``req`` / ``ctx``: the request and ``g`` when the caller has them at hand.
+    """
+    req = request if req is None else req
+    ctx = g if ctx is None else ctx
+    env = req.environ
+    given = _credential(env.get("HTTP_AUTHORIZATION", ""), env.get("HTTP_API_KEY"),
+                        env.get("HTTP_X_API_KEY"))
     if not given:
         raise errors.AuthenticationError(
             "Invalid or missing proxy API key: send 'Authorization: Bearer <key>'.")
     if hmac.compare_digest(given.encode(), master):
-        g.principal = principals.MASTER
+        ctx.principal = principals.MASTER
         return
     keys = current_app.extensions.get(EXTENSION)
     if keys is None:
         raise errors.AuthenticationError(
             "Invalid or missing proxy API key: send 'Authorization: Bearer <key>'.")
-    g.principal = keys.principal(given)
+    ctx.principal = keys.principal(given)
 
 
 class Ticket:
@@ -157,9 +168,8 @@ def _name(entity):
     return entity.id[:12] + "..." if entity.kind == "key" else entity.id
 
 
-def add_headers(headers):
+def add_headers(headers, ticket=None):
     """x-ratelimit-* headers of an admitted call (limits of the key, else its team)."""
-    ticket = g.get("ticket")
     verdict = ticket.verdict if ticket is not None else None
     if verdict is None or not verdict.ok:
         return
@@ -172,9 +182,8 @@ def add_headers(headers):
             headers["x-ratelimit-remaining-tokens"] = str(max(0, e.tpm - tokens))
 
 
-def tap_stream(upstream):
+def tap_stream(upstream, ticket):
     """A stream's upstream, watched for its completion id; and the ticket to finish later."""
-    ticket = g.get("ticket")
     if ticket is None:
         return upstream, None
     ticket.tap = IdTap(upstream)
