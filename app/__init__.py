@@ -23,11 +23,10 @@ def create_app(config=None):
     ``config`` may be a ``Settings``, a LiteLLM-format mapping, a YAML path, or None to use
     ``SWITCHBOARD_CONFIG`` / ``SWITCHBOARD_MODEL`` from the environment (default: the mock demo).
     """
-    from flask import Flask
-
     from app import accesslog, errors, gateway, http, keys, kv, observability, router, store
     from app.cache import stage as cache
     from app.config import Settings, load_config
+    from app.flask_app import SyncFlask
     from app.health.views import READY
     from app.views import BLUEPRINTS
 
@@ -35,7 +34,7 @@ def create_app(config=None):
         settings = config
     else:
         settings = settings_from_env() if config is None else load_config(config)
-    app = Flask(__name__)
+    app = SyncFlask(__name__)
     app.config.update(
         SWITCHBOARD_MASTER_KEY=settings.master_key,
         SWITCHBOARD_STARTED=int(time.time()),
