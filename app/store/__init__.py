@@ -50,7 +50,11 @@ def engine_url(url):
 
 
 def make_engine(url, pool_size=20):
-    """An engine for ``url`` with bounded waits (a dead database fails fast, never hangs)."""
+    """An engine for ``url`` with bounded waits (a dead database fails fast, never hangs).
+
+    JSON columns are written with orjson (several times faster than the json module on the
+    spend-row path; the same JSON, written without spaces).
+    """
     from sqlalchemy import create_engine, event
 
     url = engine_url(url)
@@ -59,11 +63,18 @@ def make_engine(url, pool_size=20):
         if path and path != ":memory:":
             pathlib.Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 5},
-                               pool_size=pool_size, max_overflow=pool_size, pool_timeout=5)
+                               pool_size=pool_size, max_overflow=pool_size, pool_timeout=5,
+                               json_serializer=_json)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_timeout=5,
-                         pool_pre_ping=True, connect_args={"connect_timeout": 3})
+                         pool_pre_ping=True, connect_args={"connect_timeout": 3},
+                         json_serializer=_json)
+
+
+def _json(value):
+    import orjson
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 def _sqlite_pragmas(dbapi_conn, _record):

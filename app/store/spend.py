@@ -42,8 +42,10 @@ class _RowInsert:
 
     def run(self, conn, rows):
         fields = self.fields
-        params = [tuple([(proc(row.get(name, default)) if proc is not None
-                          else row.get(name, default)) for name, proc, default in fields])
+        # None is NULL whatever the type (a JSON column would otherwise hold JSON null).
+        params = [tuple([(proc(value) if proc is not None and value is not None else value)
+                         for name, proc, default in fields
+                         for value in (row.get(name, default),)])
                   for row in rows]
         if not self.positional:
             names = [f[0] for f in fields]
