@@ -225,6 +225,8 @@ class SSEBody:
         watch = self.watch
         frame = self.frame
         events = iter(self.stream)
+        chunk = None if frame is OPENAI_FRAME else frame.chunk  # OpenAI's framing: inline
+        count = 0
         try:
             while True:
                 if watch.gone:
@@ -236,12 +238,17 @@ class SSEBody:
                     break
                 finally:
                     watch.armed = False
-                if self.first_at is None:
+                if not count:
                     self.first_at = time.perf_counter()
-                self.count += payload.events if type(payload) is Framed else 1
+                if type(payload) is Framed:
+                    count += payload.events
+                    out = payload if chunk is None else chunk(payload)
+                else:
+                    count += 1
+                    out = b"data: " + payload + b"\n\n" if chunk is None else chunk(payload)
+                self.count = count
                 if chunks is not None:
                     chunks.append(payload)
-                out = frame.chunk(payload)
                 if out:
                     yield out
             yield frame.done()
