@@ -35,6 +35,8 @@ def speaks_responses(call, body):
     max_out = body.get("max_output_tokens")
     if max_out is not None and max_out < MIN_OUTPUT_TOKENS:
         return False
+    if body.get("stop") is not None:  # the Responses API has no stop: chat completions does
+        return False
     name = call.provider.name
     if name == "azure":
         return True

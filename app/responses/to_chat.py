@@ -6,7 +6,8 @@ list of items replayed from ``previous_response_id`` (earlier inputs and outputs
 from app import errors
 
 # Responses parameters with the same meaning in chat.completions, under the same name.
-_SAME = ("model", "temperature", "top_p", "parallel_tool_calls", "user", "stream")
+# ``stop`` is not a Responses API field; a client that sends it gets chat completions' stop.
+_SAME = ("model", "temperature", "top_p", "parallel_tool_calls", "user", "stream", "stop")
 
 
 def to_chat(body, history=()):

@@ -223,6 +223,16 @@ def test_small_max_output_tokens_go_through_chat_completions(client, fake):
     assert "metadata" not in sent["body"]
 
 
+def test_stop_goes_through_chat_completions(client, fake):
+    # The Responses API has no stop (Azure's would refuse it): chat completions honours it.
+    response = client.responses.create(model="az", input="a b c", extra_body={"stop": ["END"]})
+
+    assert response.status == "completed" and response.output_text == "echo: a b c"
+    [sent] = fake.requests()
+    assert sent["path"] == "/openai/deployments/gpt4o-prod/chat/completions"
+    assert sent["body"]["stop"] == ["END"]
+
+
 def test_messages_stop_sequences_and_small_max_tokens_use_chat(gateway, fake):
     with anthropic.Anthropic(api_key=MASTER_KEY, base_url=gateway.url, max_retries=0) as c:
         msg = c.messages.create(model="az", max_tokens=5, stop_sequences=["END"],

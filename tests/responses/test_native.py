@@ -36,6 +36,9 @@ def test_who_speaks_responses():
     # OpenAI refuses max_output_tokens below 16
     assert not native.speaks_responses(bound("openai/gpt-4.1", api_key="sk-1"),
                                        {**body, "max_output_tokens": 15})
+    # stop is chat completions' (the Responses API refuses it): such a call goes through chat
+    assert not native.speaks_responses(bound("openai/gpt-4.1", api_key="sk-1"),
+                                       {**body, "stop": ["END"]})
 
 
 def test_native_body_and_outbound():

@@ -18,6 +18,10 @@ def test_string_input_instructions_and_params():
                     "max_tokens": 20, "reasoning_effort": "low"}
 
 
+def test_stop_is_kept_for_chat_completions():
+    assert to_chat({"model": "m", "input": "hi", "stop": ["END"]})["stop"] == ["END"]
+
+
 def test_items_become_messages_with_tool_calls_grouped():
     history = [{"type": "message", "role": "user", "content": "weather in two cities"},
                {"type": "message", "role": "assistant",
