@@ -108,11 +108,15 @@ class AzureProvider(OpenAICompatible):
 
 
 def resource_base(base):
-    """The resource endpoint of an api_base (a trailing ``/`` or ``/openai`` is dropped)."""
+    """The resource endpoint of an api_base (a trailing ``/``, ``/openai`` or ``/openai/v1``,
+    the base Microsoft's v1 examples give, is dropped)."""
     if not base:
         return None
     base = base.rstrip("/")
-    return base[:-len("/openai")] if base.endswith("/openai") else base
+    for suffix in ("/openai/v1", "/openai"):
+        if base.endswith(suffix):
+            return base[:-len(suffix)]
+    return base
 
 
 def deployment_url(base, deployment, endpoint, api_version):

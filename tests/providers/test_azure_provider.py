@@ -108,6 +108,15 @@ def test_v1_api_versions(version, url):
     assert out.url == url and json.loads(out.data)["model"] == "gpt4o-prod"
 
 
+@pytest.mark.parametrize("base", [BASE, f"{BASE}/", f"{BASE}/openai", f"{BASE}/openai/v1/"])
+@pytest.mark.parametrize("version,url", [
+    ("v1", f"{BASE}/openai/v1/chat/completions"), ("2024-10-21", CHAT_URL)])
+def test_api_base_given_with_or_without_the_openai_path(base, version, url):
+    out = AZURE.build_request(call_for(deployment(api_base=base, api_key="k",
+                                                  api_version=version)))
+    assert out.url == url
+
+
 def test_azure_ad_token_is_a_bearer_token():
     out = AZURE.build_request(call_for(deployment(api_base=BASE, azure_ad_token="eyJ0eXAi")))
     assert out.headers["Authorization"] == "Bearer eyJ0eXAi" and "api-key" not in out.headers
