@@ -10,10 +10,10 @@ from datetime import datetime, timedelta, timezone
 import orjson
 import sqlalchemy as sa
 
+from app.store.insert import insert_for
 from app.store.schema import responses
 
 PURGE_EVERY = 3600.0
-_INSERT = responses.insert()  # built once: the statement's compiled form is then cached
 _last_purge = [0.0]
 
 
@@ -41,8 +41,7 @@ def save(engine, owner, response, context, input_items, retention_days):
            "created_at": now, "expires_at": now + timedelta(days=retention_days),
            "context": _text(context), "input_items": _text(input_items),
            "response": _text(response)}
-    with engine.begin() as conn:
-        conn.execute(_INSERT, row)
+    insert_for(responses, engine.dialect).one(engine, row)
     if time.monotonic() - _last_purge[0] > PURGE_EVERY:
         _last_purge[0] = time.monotonic()
         purge_expired(engine)

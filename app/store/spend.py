@@ -3,6 +3,7 @@ import datetime as dt
 
 from sqlalchemy import and_, func, or_, select, update
 
+from app.store.insert import insert_for
 from app.store.schema import keys, spend_logs, teams, users
 
 _TOTALS = {"key": (keys, keys.c.token), "team": (teams, teams.c.team_id),
@@ -13,54 +14,9 @@ def write_batch(engine, rows, charges):
     """Insert spend rows and add ``charges`` {(kind, id, window end or None): usd} in one tx."""
     with engine.begin() as conn:
         if rows:
-            insert = _inserts.get(conn.dialect.name) or _RowInsert(conn.dialect)
-            insert.run(conn, rows)
+            insert_for(spend_logs, conn.dialect).many(conn, rows)
         for (kind, ident, reset_at), usd in charges.items():
             _charge(conn, kind, ident, reset_at, usd)
-
-
-class _RowInsert:
-    """The spend row INSERT compiled once per dialect, its parameters converted directly.
-
-    ``conn.execute(spend_logs.insert(), rows)`` compiles and runs every type's bind processor
-    through SQLAlchemy's generic parameter machinery per row: about half of a row's cost on
-    SQLite. The same statement and the same processors, applied here in one pass, write the same
-    values. A key missing from a row takes the column's default, as the ORM-less insert would.
-    """
-
-    def __init__(self, dialect):
-        columns = [c for c in spend_logs.columns if not c.primary_key]
-        compiled = spend_logs.insert().compile(dialect=dialect,
-                                               column_keys=[c.name for c in columns])
-        self.sql = compiled.string
-        by_name = {c.name: c for c in columns}
-        names = compiled.positiontup if compiled.positional else [c.name for c in columns]
-        self.fields = [(name, by_name[name].type.dialect_impl(dialect).bind_processor(dialect),
-                        _default(by_name[name])) for name in names]
-        self.positional = compiled.positional
-        _inserts[dialect.name] = self
-
-    def run(self, conn, rows):
-        fields = self.fields
-        # None is NULL whatever the type (a JSON column would otherwise hold JSON null).
-        params = [tuple([(proc(value) if proc is not None and value is not None else value)
-                         for name, proc, default in fields
-                         for value in (row.get(name, default),)])
-                  for row in rows]
-        if not self.positional:
-            names = [f[0] for f in fields]
-            params = [dict(zip(names, p, strict=True)) for p in params]
-        conn.exec_driver_sql(self.sql, params)
-
-
-def _default(column):
-    default = column.default
-    if default is None:
-        return None
-    return default.arg({}) if callable(default.arg) else default.arg
-
-
-_inserts = {}
 
 
 def _charge(conn, kind, ident, reset_at, usd):

@@ -68,3 +68,14 @@ def test_retention_sets_expiry(engine):
     with engine.connect() as conn:
         row = conn.execute(sa.select(table.c.created_at, table.c.expires_at)).first()
     assert row.expires_at - row.created_at == timedelta(hours=12)
+
+
+def test_a_failed_save_is_a_sqlalchemy_error_and_frees_its_connection(engine):
+    stored.save(engine, MASTER, response("resp_dup"), [], [], 30)
+    for _ in range(45):  # more than pool + overflow (20 + 20): a leak would exhaust it
+        with pytest.raises(sa.exc.IntegrityError):
+            stored.save(engine, MASTER, response("resp_dup", "again"), [], [], 30)
+    assert stored.load(engine, "resp_dup", MASTER)["response"]["output"][0]["content"][0][
+        "text"] == "hi"
+    stored.save(engine, MASTER, response("resp_next"), [], [], 30)
+    assert stored.load(engine, "resp_next", MASTER) is not None
