@@ -148,7 +148,7 @@ def _stream(call, upstream, frame=None):
     obs = observability.of(app)
     ctx.deferred = True
     info["stream"] = True
-    upstream, ticket = keys.tap_stream(upstream, ctx.__dict__.get("ticket"))
+    upstream, ticket = keys.tap_stream(upstream, ctx.get("ticket"))
 
     def on_end(error):
         _describe(info, call)
@@ -193,7 +193,7 @@ def _begin():
 
 def _finish(resp):
     ctx, headers = g._get_current_object(), resp.headers
-    state = ctx.__dict__
+    state = ctx.__dict__  # g's attributes, read with plain dict lookups
     headers.add("x-request-id", ctx.request_id)  # add: nothing else sets these two
     keys.add_headers(headers, state.get("ticket"))
     call = state.get("call")

@@ -85,13 +85,8 @@ def _access_groups(settings):
     return groups
 
 
-def credential(headers):
-    """The key a client sent: Authorization Bearer, api-key or x-api-key."""
-    return _credential(headers.get("Authorization", ""), headers.get("api-key"),
-                       headers.get("x-api-key"))
-
-
 def _credential(auth, api_key, x_api_key):
+    """The key a client sent: Authorization Bearer, api-key or x-api-key."""
     if auth[:7].lower() == "bearer ":
         return auth[7:].strip()
     return (api_key or x_api_key or "").strip()
