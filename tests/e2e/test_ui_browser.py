@@ -140,7 +140,9 @@ def test_full_flow_key_created_in_the_ui_shows_up_in_logs_keys_and_charts(
     form = driver.find_element(By.CSS_SELECTOR, 'form[action="/ui/keys"][method="post"]')
     form.find_element(By.NAME, "key_alias").send_keys("browser-key")
     form.find_element(By.CSS_SELECTOR, 'button[type="submit"]').click()
-    raw = driver.find_element(By.ID, "raw-key").text
+    # click() does not wait for the page the form brings (seen racing under a loaded CI run)
+    [shown] = wait_for(lambda: driver.find_elements(By.ID, "raw-key"), timeout=10)
+    raw = shown.text
     assert raw.startswith("sk-")
     driver.find_element(By.CSS_SELECTOR, "button.copy").click()
     with ui_gateway.client(api_key=raw) as client:
