@@ -217,6 +217,14 @@ def sse_events(text):
     return events
 
 
+def clear_of_minute_edge(margin=5.0):
+    """Wait out the end of this minute if it is ``margin`` s away: rpm/tpm limits count per
+    calendar minute, so calls that straddle its end are counted in two windows."""
+    left = 60 - time.time() % 60
+    if left < margin:
+        time.sleep(left + 0.05)
+
+
 def wait_for(predicate, timeout=5.0):
     """Poll predicate() until it returns something truthy; returns that (or the last falsy)."""
     deadline = time.monotonic() + timeout

@@ -6,7 +6,8 @@ import openai
 import pytest
 import requests
 
-from tests.e2e.helpers import MASTER_KEY, UPSTREAM_KEY, model, start_gateway, wait_for
+from tests.e2e.helpers import (MASTER_KEY, UPSTREAM_KEY, clear_of_minute_edge, model,
+                                start_gateway, wait_for)
 
 MASTER = {"Authorization": f"Bearer {MASTER_KEY}"}
 PRICES = {"input_cost_per_token": 0.001, "output_cost_per_token": 0.002}
@@ -45,6 +46,7 @@ def spend_rows(gw, **params):
 
 def test_virtual_key_on_messages_is_limited_and_charged(gateway, fake):
     made = post(gateway, "/key/generate", rpm_limit=2, key_alias="claude-code")
+    clear_of_minute_edge()
     client = anthropic.Anthropic(api_key=made["key"], base_url=gateway.url, max_retries=0)
     for n in range(2):
         msg = client.messages.create(model="gpt-3.5-turbo", max_tokens=32,

@@ -7,7 +7,8 @@ import time
 import pytest
 import requests
 
-from tests.e2e.helpers import MASTER_KEY, UPSTREAM_KEY, model, start_gateway, wait_for
+from tests.e2e.helpers import (MASTER_KEY, UPSTREAM_KEY, clear_of_minute_edge, model,
+                                start_gateway, wait_for)
 
 MASTER = {"Authorization": f"Bearer {MASTER_KEY}"}
 PRICES = {"input_cost_per_token": 0.001, "output_cost_per_token": 0.002}
@@ -53,6 +54,7 @@ def post_chat(gw, key):
 
 def test_rpm_limit_is_exact_across_instances(pair, fake):
     key = generate(pair[0], rpm_limit=10)["key"]
+    clear_of_minute_edge()
     with concurrent.futures.ThreadPoolExecutor(30) as pool:
         codes = list(pool.map(lambda i: post_chat(pair[i % 2], key).status_code, range(30)))
     assert codes.count(200) == 10 and codes.count(429) == 20, codes

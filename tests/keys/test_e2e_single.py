@@ -6,7 +6,8 @@ import openai
 import pytest
 import requests
 
-from tests.e2e.helpers import MASTER_KEY, UPSTREAM_KEY, model, start_gateway, wait_for
+from tests.e2e.helpers import (MASTER_KEY, UPSTREAM_KEY, clear_of_minute_edge, model,
+                                start_gateway, wait_for)
 
 MASTER = {"Authorization": f"Bearer {MASTER_KEY}"}
 PRICES = {"input_cost_per_token": 0.001, "output_cost_per_token": 0.002}
@@ -44,6 +45,7 @@ def logs(gw, **params):
 
 def test_rpm_limit_headers_and_429(gateway, fake):
     key = generate(gateway, rpm_limit=3)["key"]
+    clear_of_minute_edge()
     with gateway.client(api_key=key) as client:
         for k in range(1, 4):
             raw = chat(client)

@@ -6,7 +6,8 @@ import openai
 import pytest
 import requests
 
-from tests.e2e.helpers import MASTER_KEY, UPSTREAM_KEY, model, start_gateway, wait_for
+from tests.e2e.helpers import (MASTER_KEY, UPSTREAM_KEY, clear_of_minute_edge, model,
+                                start_gateway, wait_for)
 
 MASTER = {"Authorization": f"Bearer {MASTER_KEY}"}
 pytestmark = pytest.mark.e2e
@@ -39,6 +40,7 @@ def post_chat(gw, key, **extra):
 
 def test_rpm_exact_across_workers_without_redis(gateway, fake):
     key = generate(gateway, rpm_limit=10)["key"]
+    clear_of_minute_edge()
     with concurrent.futures.ThreadPoolExecutor(30) as pool:
         codes = list(pool.map(lambda _: post_chat(gateway, key).status_code, range(30)))
     assert codes.count(200) == 10 and codes.count(429) == 20, codes
