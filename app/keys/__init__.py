@@ -47,7 +47,9 @@ class Keys:
         queue = (general.get("spend_logs_queue") or {})
         self.queue = SpendDelivery(SpendSink(self.store), observability.of(app).metrics,
                                    max_size=int(queue.get("max_size", 100_000)),
-                                   batch_size=int(queue.get("batch_size", 100)),
+                                   # small batches: SQLite holds the gevent hub while
+                                   # it writes (20 rows: p99 at c=1 ~3 ms; 100: ~4.5 ms)
+                                   batch_size=int(queue.get("batch_size", 20)),
                                    interval=float(queue.get("flush_interval", 0.5)))
 
     def _load(self, token):
