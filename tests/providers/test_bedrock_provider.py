@@ -12,7 +12,7 @@ import responses
 from app import create_app, errors
 from app.config import load_config
 from app.overrides import Overrides
-from app.providers import REGISTRY, bedrock, bedrock_convert, resolve_model
+from app.providers import REGISTRY, bedrock, bedrock_convert, bedrock_embeddings, resolve_model
 from app.providers.base import Call
 from conftest import fixture_json
 from tests.fakes.fake_bedrock import CREDENTIALS, check_sigv4, exception_frame, frame
@@ -588,12 +588,12 @@ def test_cohere_embeddings(fixture):
 
 
 def test_cohere_batches_of_96_and_embedding_refusals():
-    assert [len(b) for b in bedrock.embedding_batches("cohere", ["x"] * 200)] == [96, 96, 8]
-    assert len(bedrock.embedding_batches("titan", ["x"] * 3)) == 3
+    assert [len(b) for b in bedrock_embeddings.embedding_batches("cohere", ["x"] * 200)] == [96, 96, 8]
+    assert len(bedrock_embeddings.embedding_batches("titan", ["x"] * 3)) == 3
     with pytest.raises(errors.InvalidRequestError, match="token arrays"):
-        bedrock.embedding_inputs({"input": [[1, 2, 3]]})
+        bedrock_embeddings.embedding_inputs({"input": [[1, 2, 3]]})
     with pytest.raises(errors.InvalidRequestError, match="titan-embed"):
-        bedrock.embedding_family("meta.llama3-70b-instruct-v1:0")
+        bedrock_embeddings.embedding_family("meta.llama3-70b-instruct-v1:0")
     dep = deployment("bedrock/cohere.embed-english-v3")
     with pytest.raises(errors.InvalidRequestError, match="dimensions"):
         REGISTRY["bedrock"].build_request(call_for(
