@@ -132,6 +132,12 @@ class Gateway:
         """Everything the process printed on stderr so far."""
         return self.stderr_path.read_text(errors="replace")
 
+    def log_record(self, request_id):
+        """The access-log record of one request, once written."""
+        [record] = wait_for(lambda: [r for r in self.log_records()
+                                     if r.get("request_id") == request_id])
+        return record
+
     def log_records(self):
         """The JSON objects among the stdout lines (the access log)."""
         records = []

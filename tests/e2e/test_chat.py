@@ -174,8 +174,7 @@ def test_client_disconnect_closes_the_upstream_stream(gateway, client, fake, pau
     assert record["cut_after_s"] < 1.5, record
     # ... and counted the request as ended (the greenlet serving it is gone), logged as 499.
     assert wait_for(lambda: in_flight(gateway) == 0), in_flight(gateway)
-    [record] = wait_for(lambda: [r for r in gateway.log_records()
-                                 if r.get("request_id") == request_id])
+    record = gateway.log_record(request_id)
     assert record["status"] == 499 and record["stream"] is True, record
 
 
@@ -193,8 +192,7 @@ def test_client_giving_up_on_a_slow_answer_frees_the_upstream_at_once(gateway, f
     [upstream] = wait_for(lambda: [r for r in fake.requests("/chat/completions")
                                    if "abandoned_after_s" in r])
     assert upstream["abandoned_after_s"] < 1.5, upstream
-    [record] = wait_for(lambda: [r for r in gateway.log_records()
-                                 if r.get("request_id") == request_id])
+    record = gateway.log_record(request_id)
     assert record["status"] == 499, record
     assert wait_for(lambda: in_flight(gateway) == 0), in_flight(gateway)
     # The worker serves the next request as usual.

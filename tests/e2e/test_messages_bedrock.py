@@ -10,7 +10,7 @@ import anthropic
 import pytest
 import requests
 
-from .helpers import MASTER_KEY, fake_fixtures, model, start_gateway, wait_for
+from .helpers import MASTER_KEY, fake_fixtures, model, start_gateway
 
 KEY_ID, SECRET = "AKIDFAKEEXAMPLE", "fake/secret/key+EXAMPLE"
 CLAUDE = "anthropic.claude-3-5-sonnet-20240620-v1:0"
@@ -57,13 +57,6 @@ def client(gateway):
         yield c
 
 
-def logged(gateway, request_id):
-    """The access-log record of one request, once written."""
-    [record] = wait_for(lambda: [r for r in gateway.log_records()
-                                 if r.get("request_id") == request_id])
-    return record
-
-
 # -- Claude: the body as it is --------------------------------------------------------------------
 
 def test_text_with_cached_system_blocks_sent_unchanged(gateway, client, fake):
@@ -85,7 +78,7 @@ def test_text_with_cached_system_blocks_sent_unchanged(gateway, client, fake):
     assert sent["body"] == {**VERSION, **body, **extra, "anthropic_beta": [
         "interleaved-thinking-2025-05-14", "context-1m-2025-08-07"]}
     assert "anthropic-beta" not in sent["headers"]
-    record = logged(gateway, rid)  # usage and spend recorded as for any call
+    record = gateway.log_record(rid)  # usage and spend recorded as for any call
     assert record["provider"] == "bedrock" and record["usage"]["completion_tokens"] == 3
     assert record["usage"]["prompt_tokens"] == message.usage.input_tokens
     assert record["cost"] == pytest.approx(message.usage.input_tokens * 3e-6 + 3 * 15e-6)
@@ -123,7 +116,7 @@ def test_stream_text(gateway, client, fake):
     assert sent["path"] == CLAUDE_PATH + "/invoke-with-response-stream"
     assert sent["body"] == {**VERSION, "max_tokens": 64, "system": CACHED_SYSTEM,
                             "messages": [{"role": "user", "content": "stream please"}]}
-    record = logged(gateway, rid)
+    record = gateway.log_record(rid)
     assert record["stream"] is True and record["provider"] == "bedrock"
     assert (record["usage"]["prompt_tokens"], record["usage"]["completion_tokens"]) == (9, 3)
     assert record["cost"] > 0
