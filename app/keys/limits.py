@@ -114,8 +114,8 @@ class _Script:
     """
 
     def __init__(self, name):
-        from app.kv import SCRIPTS
-        self.text = (SCRIPTS / f"{name}.lua").read_text()
+        from app.kv import script_text
+        self.text = script_text(name)
         import hashlib
         self.sha = hashlib.sha1(self.text.encode()).hexdigest()
 

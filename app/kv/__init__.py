@@ -9,7 +9,8 @@ Callers pass the fallback they can serve with (usually "use the in-process state
 hung Redis never becomes a 5xx or a hang.
 
 Atomic rules live as Lua files in ``app/kv/scripts/<name>.lua`` and run with ``KV.script``
-(redis-py's ``register_script``: EVALSHA, loading the script on NOSCRIPT).
+(redis-py's ``register_script``: EVALSHA, loading the script on NOSCRIPT). A line
+``-- include: <file>`` inlines ``scripts/<file>.lua`` there (Redis scripts cannot import).
 
 One ``KV`` per distinct connection (URL + db) per worker: ``connect(app, url)`` returns the
 shared one. ``kv_of(app)`` is the one named by ``router_settings`` (or ``REDIS_URL``), which
@@ -28,6 +29,14 @@ SCRIPTS = pathlib.Path(__file__).parent / "scripts"
 # Bounds on the request path: a refused connection fails in microseconds, a silent one here.
 SOCKET_TIMEOUT = 0.05
 CONNECT_TIMEOUT = 0.05
+_INCLUDE = "-- include: "
+
+
+def script_text(name):
+    """The text of ``scripts/<name>.lua`` with its ``-- include: <file>`` lines inlined."""
+    lines = (SCRIPTS / f"{name}.lua").read_text().splitlines(keepends=True)
+    return "".join(script_text(line[len(_INCLUDE):].strip()) if line.startswith(_INCLUDE)
+                   else line for line in lines)
 PROBE_INTERVAL = 1.0
 POOL_SIZE = 256
 
@@ -84,8 +93,7 @@ class KV:
         """Run ``scripts/<name>.lua`` atomically with ``keys``/``args``; fallback as ``run``."""
         script = self._scripts.get(name)
         if script is None:
-            script = self._scripts[name] = self.redis.register_script(
-                (SCRIPTS / f"{name}.lua").read_text())
+            script = self._scripts[name] = self.redis.register_script(script_text(name))
         return self.run(lambda r: script(keys=list(keys), args=list(args)), fallback)
 
     def _trip(self, exc):

@@ -9,7 +9,7 @@ import redis
 
 from app import kv
 from app.router import strategies
-from app.router.state import State
+from app.router.state import LATENCY_ALPHA, State
 
 from .helpers import Clock, deployments
 from .proxy import RedisProxy
@@ -123,6 +123,25 @@ def test_in_flight_is_shared_and_released(redis_clean):
         time.sleep(0.01)
     assert b.status(deps)[deps[first.index].id]["in_flight"] == 0
     assert b.status(deps)[deps[second.index].id]["in_flight"] == 1
+
+
+@pytest.mark.parametrize("path", ["flush", "ride-along"])
+def test_released_tokens_and_latency_are_shared(redis_clean, path):
+    # Both scripts end reservations (router_done.lua in a batch, router_pick.lua before a
+    # pick); each must add the tokens and fold the latency sample into the moving average.
+    a, b = shared(redis_clean), shared(redis_clean)
+    deps = deployments({"id": f"t-{path}"})
+    for tokens, latency in ((500, 0.2), (300, 0.4)):
+        res = a.reserve("simple-shuffle", deps, lambda: 0.0, 0.0)
+        a.release(deps[0].id, res, tokens, latency)
+        if path == "flush":
+            a.flush()
+    if path == "ride-along":
+        a.reserve("simple-shuffle", deps, lambda: 0.0, 0.0)  # carries the last release
+    row = b.status(deps)[deps[0].id]
+    assert row["tpm_used"] == 800
+    expected = 0.2 * (1 - LATENCY_ALPHA) + 0.4 * LATENCY_ALPHA
+    assert row["latency_ms"] == pytest.approx(expected * 1000, abs=0.01)
 
 
 @pytest.fixture

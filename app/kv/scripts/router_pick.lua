@@ -6,27 +6,13 @@
 --   latency alpha, then 4 per candidate: rpm limit (-1 none), tpm limit (-1 none), weight,
 --   cooled locally (0/1), then 3 per release: token, tokens, latency seconds (-1: none)
 -- Returns the 1-based index of the pick, or 0 when every candidate is at its rpm/tpm limit.
--- The rules mirror app/router/strategies.py (choose); releases mirror router_done.lua.
+-- The rules mirror app/router/strategies.py (choose); releases are router_done.lua's.
+-- include: _releases
 local strategy, now, rnd = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local buffer, token, ttl = tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])
 local n, alpha = tonumber(ARGV[7]), tonumber(ARGV[8])
 local first_release = 9 + 4 * n
-for r = 0, (#ARGV - first_release + 1) / 3 - 1 do
-  local k, a = 5 * n + 3 * r, first_release + 3 * r
-  redis.call('ZREM', KEYS[k + 1], ARGV[a])
-  local tokens = tonumber(ARGV[a + 1])
-  if tokens > 0 then
-    redis.call('INCRBY', KEYS[k + 2], tokens)
-    redis.call('EXPIRE', KEYS[k + 2], 120)
-  end
-  local sample = tonumber(ARGV[a + 2])
-  if sample >= 0 then
-    local avg = tonumber(redis.call('HGET', KEYS[k + 3], 'avg') or '')
-    if avg then sample = avg * (1 - alpha) + sample * alpha end
-    redis.call('HSET', KEYS[k + 3], 'avg', tostring(sample))
-    redis.call('EXPIRE', KEYS[k + 3], 3600)
-  end
-end
+apply_releases(5 * n, first_release, (#ARGV - first_release + 1) / 3, alpha)
 local usage = strategy == 'usage-based-routing' or strategy == 'usage-based-routing-v2'
 local st = {}
 for i = 1, n do
